@@ -1,0 +1,17 @@
+//! The safe Raft core: the state machine of one server, generic over the entry
+//! handle, the log store and the host callbacks supplied by its embedder.
+//!
+//! Nothing here uses `unsafe`. Every public method takes `&self` and keeps no
+//! `RefCell` borrow alive across a host callback, so a callback may call back
+//! into the same server (as C users of libraft do).
+#![forbid(unsafe_code)]
+
+pub mod entry;
+pub mod log;
+pub mod node;
+pub mod types;
+
+pub use entry::Entry;
+pub use log::LogStore;
+pub use node::Node;
+pub use types::*;
