@@ -7,11 +7,15 @@
 #![forbid(unsafe_code)]
 
 pub mod entry;
+pub mod host;
 pub mod log;
+pub mod message;
 pub mod node;
 pub mod types;
 
 pub use entry::Entry;
+pub use host::Host;
 pub use log::LogStore;
+pub use message::*;
 pub use node::Node;
 pub use types::*;
