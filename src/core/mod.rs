@@ -11,6 +11,7 @@ pub mod host;
 pub mod log;
 pub mod message;
 pub mod node;
+pub mod server;
 pub mod types;
 
 pub use entry::Entry;
@@ -18,4 +19,5 @@ pub use host::Host;
 pub use log::LogStore;
 pub use message::*;
 pub use node::Node;
+pub use server::Server;
 pub use types::*;
