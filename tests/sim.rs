@@ -31,6 +31,8 @@ mod net;
 mod rng;
 #[path = "sim/schedule.rs"]
 mod schedule;
+#[path = "sim/snap.rs"]
+mod snap;
 
 use raft::core::Server;
 

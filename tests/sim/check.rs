@@ -4,7 +4,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-use raft::core::{Entry, EntryId, Index, NodeId, Term};
+use raft::core::{EntryId, Index, NodeId, Term};
 
 use super::entry::EntryKey;
 use super::log::SimLog;
@@ -17,6 +17,9 @@ pub struct Shared {
     /// True while faults are injected (hosts add their own: back-pressure...).
     pub chaos: Cell<bool>,
     pub trace: bool,
+    /// Work around BUG-SIM-1/2 (see `schedule::WORKAROUND_REMOVAL_LIVENESS`):
+    /// removed servers keep running instead of shutting down.
+    pub keep_removed: bool,
     next_entry_id: Cell<EntryId>,
     pub violations: RefCell<Vec<String>>,
     /// Term → the one node that led it (election safety).
@@ -28,6 +31,10 @@ pub struct Shared {
 }
 
 impl Shared {
+    pub fn new(trace: bool, keep_removed: bool) -> Shared {
+        Shared { trace, keep_removed, ..Shared::default() }
+    }
+
     pub fn violation(&self, msg: String) {
         if self.trace {
             eprintln!("[{:>7}ms] VIOLATION {msg}", self.now.get());
@@ -194,9 +201,4 @@ impl SimLog {
     pub fn get_entry(&self, idx: Index) -> Option<super::entry::SimEntry> {
         raft::core::LogStore::get(self, idx)
     }
-}
-
-#[allow(dead_code)]
-fn _uses(e: &super::entry::SimEntry) -> Term {
-    e.term()
 }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use raft::core::{log_type, Entry, Error, Index, LogStore, NodeId, Server, Term};
+use raft::core::{log_type, Entry, Error, Index, LogStore, NodeId, Server};
 
 use super::check::{check_log_matching, Shared};
 use super::entry::SimEntry;
@@ -14,7 +14,7 @@ use super::host::{Disk, SimHost};
 use super::log::SimLog;
 use super::net::{Faults, Msg, Network};
 use super::rng::Rng;
-use super::SimServer;
+use super::{snap, SimServer};
 
 /// Election timeout of the simulated servers, in milliseconds.
 pub const ELECTION_TIMEOUT: i64 = 100;
@@ -26,6 +26,8 @@ pub struct SimNode {
     pub server: Option<Rc<SimServer>>,
     /// Removed from the cluster for good (its removal committed).
     pub retired: bool,
+    /// Its removal committed but it keeps running (see `Shared::keep_removed`).
+    pub zombie: bool,
     /// Highest commit index already reported to the checker.
     seen_commit: Index,
 }
@@ -63,9 +65,9 @@ pub struct Counts {
 
 impl Cluster {
     /// `n` voters whose logs start with the configuration entries that name them.
-    pub fn new(seed: u64, n: usize, faults: Faults, trace: bool) -> Cluster {
+    pub fn new(seed: u64, n: usize, faults: Faults, trace: bool, keep_removed: bool) -> Cluster {
         let mut rng = Rng::new(seed);
-        let shared = Rc::new(Shared { trace, ..Shared::default() });
+        let shared = Rc::new(Shared::new(trace, keep_removed));
         let mut c = Cluster {
             shared,
             net: Network::new(faults),
@@ -88,7 +90,7 @@ impl Cluster {
                 let copy = SimEntry::new(e.term(), e.id(), e.entry_type(), e.data().to_vec());
                 disk.log.borrow().append(&copy).expect("append");
             }
-            c.nodes.insert(id, SimNode { disk, server: None, retired: false, seen_commit: 0 });
+            c.nodes.insert(id, SimNode { disk, server: None, retired: false, zombie: false, seen_commit: 0 });
             c.start(id);
         }
         c
@@ -96,6 +98,16 @@ impl Cluster {
 
     pub fn now(&self) -> u64 {
         self.shared.now.get()
+    }
+
+    /// Running members the schedule may crash, partition or restart.
+    pub fn members_up(&self) -> Vec<NodeId> {
+        self.nodes.iter().filter(|(_, n)| !n.zombie && n.up().is_some()).map(|(id, _)| *id).collect()
+    }
+
+    /// Members (not retired or removed), running or not.
+    pub fn members(&self) -> Vec<NodeId> {
+        self.nodes.iter().filter(|(_, n)| !n.zombie && !n.retired).map(|(id, _)| *id).collect()
     }
 
     /// Ids of nodes that are running.
@@ -144,17 +156,17 @@ impl Cluster {
         // The configuration before the log: the snapshot's, else the bootstrap one.
         let members = &fsm.members;
         if !members.contains_key(&id) {
-            server.add_non_voting_node(id, true);
+            server.add_non_voting_node(0, id, true);
         }
         for (m, voting) in members {
             if *voting {
-                server.add_node(*m, *m == id);
+                server.add_node(0, *m, *m == id);
             } else {
-                server.add_non_voting_node(*m, *m == id);
+                server.add_non_voting_node(0, *m, *m == id);
             }
         }
         if let Some((term, idx, _)) = &snapshot {
-            if let Err(e) = server.restore_snapshot(*term, *idx) {
+            if let Err(e) = snap::restore_snapshot(&server, *term, *idx) {
                 self.shared.violation(format!("node {id}: restore_snapshot({term}, {idx}) failed: {e:?}"));
             }
         }
@@ -208,7 +220,7 @@ impl Cluster {
         }
         for id in self.up_ids() {
             let Some(s) = self.server(id) else { continue };
-            let r = s.periodic(1);
+            let r = s.periodic();
             self.after_call(id, r);
         }
         self.observe();
@@ -234,15 +246,15 @@ impl Cluster {
                     .iter()
                     .map(|e| SimEntry::new(e.term(), e.id(), e.entry_type(), e.data().to_vec()))
                     .collect();
-                let (resp, r) = s.recv_appendentries(node, &req);
+                let (resp, r) = s.recv_appendentries(&req);
                 (Some(Msg::AppendResp(resp)), r)
             }
             Msg::AppendResp(resp) => (None, s.recv_appendentries_response(node, &resp)),
             Msg::Snap(req) => {
-                let (resp, r) = s.recv_snapshot(node, &req);
+                let (resp, r) = snap::recv_snapshot(&s, node, &req);
                 (Some(Msg::SnapResp(resp)), r)
             }
-            Msg::SnapResp(resp) => (None, s.recv_snapshot_response(node, &resp)),
+            Msg::SnapResp(resp) => (None, snap::recv_snapshot_response(&s, node, &resp)),
             Msg::TimeoutNow => (None, s.timeout_now()),
         };
         if let Some(reply) = reply {
@@ -302,7 +314,11 @@ impl Cluster {
         }
         // An operator retires nodes whose removal committed.
         for id in removed {
-            if self.nodes.get(&id).is_some_and(|n| !n.retired) {
+            if self.shared.keep_removed {
+                if let Some(n) = self.nodes.get_mut(&id) {
+                    n.zombie = true;
+                }
+            } else if self.nodes.get(&id).is_some_and(|n| !n.retired) {
                 self.trace(format_args!("retiring n{id}"));
                 self.retire(id);
             }
@@ -345,10 +361,10 @@ impl Cluster {
     /// Take a snapshot on node `id` and compact its log.
     pub fn compact(&mut self, id: NodeId) {
         let Some(s) = self.server(id) else { return };
-        if s.num_snapshottable_logs() == 0 {
+        if snap::num_snapshottable_logs(&s) == 0 {
             return;
         }
-        let r = s.begin_snapshot();
+        let r = snap::begin_snapshot(&s);
         if r.is_err() {
             self.after_call(id, r);
             return;
@@ -362,7 +378,7 @@ impl Cluster {
             ));
         }
         *s.host().disk.snapshot.borrow_mut() = Some((fsm.last_term, fsm.last_idx, fsm.encode()));
-        let r = s.end_snapshot();
+        let r = snap::end_snapshot(&s);
         if r.is_ok() {
             self.counts.snapshots += 1;
             self.trace(format_args!("n{id} snapshot at {}", fsm.last_idx));
@@ -394,7 +410,7 @@ impl Cluster {
         self.after_call(lid, r.map(|_| ()));
         if ok {
             let disk = Rc::new(Disk::new(BTreeMap::new()));
-            self.nodes.insert(id, SimNode { disk, server: None, retired: false, seen_commit: 0 });
+            self.nodes.insert(id, SimNode { disk, server: None, retired: false, zombie: false, seen_commit: 0 });
             self.start(id);
             self.counts.joins += 1;
             self.trace(format_args!("n{lid} adds n{id}"));
@@ -409,6 +425,10 @@ impl Cluster {
         }
         let others: Vec<NodeId> = leader.nodes().iter().map(|n| n.id()).filter(|n| *n != lid).collect();
         if others.len() < 2 {
+            return;
+        }
+        if self.shared.keep_removed && (leader.num_voting_nodes() <= 2 || leader.nodes().iter().any(|n| !n.is_active())) {
+            // BUG-SIM-1/2: a removal the core cannot commit (see schedule.rs).
             return;
         }
         let Some(&victim) = self.rng.pick(&others) else { return };
@@ -441,9 +461,5 @@ impl Cluster {
             .filter(|n| n.is_voting() && self.server(n.id()).is_some())
             .map(|n| n.id())
             .collect()
-    }
-
-    pub fn term_of(&self, id: NodeId) -> Term {
-        self.server(id).map_or(0, |s| s.current_term())
     }
 }

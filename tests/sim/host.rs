@@ -17,7 +17,7 @@ use super::fsm::Fsm;
 use super::log::SimLog;
 use super::net::Msg;
 use super::rng::Rng;
-use super::SimServer;
+use super::{snap, SimServer};
 
 /// What survives a crash: term, vote, the latest snapshot and the log.
 pub struct Disk {
@@ -112,7 +112,7 @@ impl SimHost {
             return Err(Error::Callback(-1));
         }
         let Some(server) = self.server() else { return Err(Error::Shutdown) };
-        match server.begin_load_snapshot(term, idx) {
+        match snap::begin_load_snapshot(&server, term, idx) {
             Ok(()) => {}
             Err(Error::SnapshotAlreadyLoaded) => return Ok(()),
             Err(e) => return Err(e),
@@ -121,15 +121,15 @@ impl SimHost {
             let is_self = *id == self.id;
             let node = match server.node(*id) {
                 Some(n) => Some(n),
-                None if *voting => server.add_node(*id, is_self),
-                None => server.add_non_voting_node(*id, is_self),
+                None if *voting => server.add_node(0, *id, is_self),
+                None => server.add_non_voting_node(0, *id, is_self),
             };
             if let Some(n) = node {
                 n.set_active(true);
                 n.set_voting(*voting);
             }
         }
-        server.end_load_snapshot()?;
+        snap::end_load_snapshot(&server)?;
         self.shared.observe_state(self.id, idx, fsm.hash);
         self.trace(format_args!("loaded snapshot {idx}/{term} members {:?}", fsm.members));
         *self.fsm.borrow_mut() = fsm;
@@ -217,7 +217,7 @@ impl Host<SimEntry> for SimHost {
         };
         self.shared.observe_committed(self.id, idx, entry.key(), term);
         self.shared.observe_state(self.id, idx, hash);
-        if entry.entry_type() == log_type::REMOVE_NODE && entry.cfg_node() == Some(self.id) {
+        if entry.entry_type() == log_type::REMOVE_NODE && entry.cfg_node() == Some(self.id) && !self.shared.keep_removed {
             self.trace(format_args!("applied own removal at {idx}"));
             self.removed.set(true);
             return Err(Error::Shutdown);

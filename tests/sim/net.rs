@@ -179,8 +179,4 @@ impl Network {
         }
         None
     }
-
-    pub fn in_flight(&self) -> usize {
-        self.in_flight.len()
-    }
 }
