@@ -19,6 +19,9 @@ pub trait Entry: Clone {
     fn entry_type(&self) -> i32;
     /// Payload bytes.
     fn data(&self) -> &[u8];
+    /// Stamp the entry with the leader's term when a client submits it
+    /// (`raft_recv_entry` writes the caller's `raft_entry_t` in place, as upstream does).
+    fn set_term(&self, term: Term);
     /// Create a new entry with its own payload; `None` when memory is exhausted.
     fn create(term: Term, id: EntryId, entry_type: i32, data: &[u8]) -> Option<Self>;
 }

@@ -25,6 +25,14 @@ pub trait Host<E: Entry> {
     fn send_snapshot(&self, _node: &Node, _msg: &SnapshotRequest) -> Result<()> {
         Ok(())
     }
+    /// Whether a `send_appendentries` callback exists (without one, replication reports an error).
+    fn has_send_appendentries(&self) -> bool {
+        true
+    }
+    /// Whether a `send_timeoutnow` callback exists.
+    fn has_send_timeoutnow(&self) -> bool {
+        false
+    }
     /// Tell `node` to start an election now (leader transfer).
     fn send_timeoutnow(&self, _node: &Node) -> Result<()> {
         Ok(())
@@ -88,6 +96,15 @@ pub trait Host<E: Entry> {
     /// `None` means "no callback": the server reads its log itself.
     fn get_entries_to_send(&self, _node: &Node, _idx: Index, _max: Index, _out: &mut Vec<E>) -> Option<Index> {
         None
+    }
+    /// A random number for the randomized election timeout. The C host returns
+    /// libc `rand()` so seeded programs behave as with upstream; the default
+    /// derives one from std's randomly seeded hasher.
+    fn random(&self) -> u32 {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u8(0);
+        (h.finish() >> 1) as u32 & 0x7fff_ffff
     }
     /// Monotonic time in microseconds, `None` when the host has no clock.
     fn timestamp(&self) -> Option<Time> {

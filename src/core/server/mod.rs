@@ -1,0 +1,280 @@
+//! The Raft server: all of its state, construction and getters.
+//!
+//! Behaviour is split by concern into sibling modules, each an `impl` block on
+//! [`Server`]. State lives in `Cell`s and `RefCell`s so every method takes
+//! `&self`: host and log callbacks may re-enter the server, so no `RefCell`
+//! borrow is ever held across one of them.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+
+use super::entry::Entry;
+use super::host::Host;
+use super::log::LogStore;
+use super::node::Node;
+use super::types::{Index, MsgId, NodeId, State, Term, Time, NODE_ID_NONE};
+
+mod apply;
+mod election;
+mod membership;
+mod periodic;
+mod props;
+mod reads;
+mod replication;
+pub mod snapshot;
+mod transfer;
+#[cfg(test)]
+mod tests;
+
+pub use periodic::ConfigKey;
+pub use props::votes_is_majority;
+
+pub use snapshot::SnapshotState;
+
+/// Default election timeout in milliseconds.
+pub const DEFAULT_ELECTION_TIMEOUT: Time = 1000;
+/// Default heartbeat (request) timeout in milliseconds.
+pub const DEFAULT_REQUEST_TIMEOUT: Time = 200;
+
+/// Called once a linearizable read may (`true`) or may not (`false`) proceed.
+pub type ReadCallback = Box<dyn FnOnce(bool)>;
+
+/// A read waiting for a quorum round and for the state machine to catch up.
+pub struct ReadRequest {
+    /// Commit index at the time of the request; reads wait until it is applied.
+    pub read_idx: Index,
+    /// The heartbeat round whose acknowledgement by a quorum confirms leadership.
+    pub msg_id: MsgId,
+    pub callback: ReadCallback,
+}
+
+/// Tunables, mirroring upstream's configuration options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub election_timeout: Time,
+    pub request_timeout: Time,
+    /// Apply entries even while a snapshot is being taken.
+    pub nonblocking_apply: bool,
+    /// Sync the log after every append instead of waiting for `flush`.
+    pub auto_flush: bool,
+    pub log_enabled: bool,
+    /// Never apply entries (testing aid).
+    pub disable_apply: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            election_timeout: DEFAULT_ELECTION_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            nonblocking_apply: false,
+            auto_flush: true,
+            log_enabled: false,
+            disable_apply: false,
+        }
+    }
+}
+
+/// Membership: nodes in insertion order plus an id index.
+#[derive(Default)]
+pub(crate) struct Nodes {
+    pub(crate) list: Vec<Rc<Node>>,
+    pub(crate) by_id: HashMap<NodeId, Rc<Node>>,
+}
+
+/// One Raft server.
+pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
+    pub(crate) log: L,
+    pub(crate) host: H,
+
+    // Persistent state.
+    pub(crate) current_term: Cell<Term>,
+    pub(crate) voted_for: Cell<NodeId>,
+
+    // Volatile state.
+    pub(crate) commit_idx: Cell<Index>,
+    pub(crate) last_applied_idx: Cell<Index>,
+    pub(crate) last_applied_term: Cell<Term>,
+    pub(crate) state: Cell<State>,
+    pub(crate) leader_id: Cell<NodeId>,
+
+    // Time, in milliseconds.
+    pub(crate) timeout_elapsed: Cell<Time>,
+    pub(crate) timestamp: Cell<Time>,
+    /// When the current `exec_operations` budget runs out.
+    pub(crate) exec_deadline: Cell<Time>,
+    pub(crate) pending_operations: Cell<bool>,
+    pub(crate) election_timeout_rand: Cell<Time>,
+    /// Check-quorum timer of a leader.
+    pub(crate) quorum_timeout: Cell<Time>,
+    /// Message id a quorum acknowledged in the last check-quorum round.
+    pub(crate) last_acked_msg_id: Cell<MsgId>,
+
+    pub(crate) nodes: RefCell<Nodes>,
+    /// The local node, if known (it may have been removed from the configuration).
+    pub(crate) my_node: RefCell<Option<Rc<Node>>>,
+    /// Index of the uncommitted voting configuration change, or -1.
+    pub(crate) voting_cfg_change_log_idx: Cell<Index>,
+
+    /// Id of the latest AppendEntries round (reads and check-quorum key on it).
+    pub(crate) msg_id: Cell<MsgId>,
+    pub(crate) read_queue: RefCell<VecDeque<ReadRequest>>,
+
+    // Leader transfer.
+    pub(crate) transfer_target: Cell<NodeId>,
+    pub(crate) transfer_leader_time: Cell<Time>,
+    pub(crate) sent_timeout_now: Cell<bool>,
+
+    /// First index not yet handed to `sync` when auto-flush is off.
+    pub(crate) next_sync_index: Cell<Index>,
+
+    pub(crate) config: Cell<Config>,
+    pub(crate) snapshot: SnapshotState,
+
+    _entry: std::marker::PhantomData<E>,
+}
+
+impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
+    /// A follower in term 0 with no nodes, over `log` and `host`.
+    ///
+    /// The election timeout is not randomized here: call
+    /// `randomize_election_timeout` once the host can produce random numbers.
+    pub fn new(log: L, host: H) -> Self {
+        let config = Config::default();
+        Server {
+            log,
+            host,
+            current_term: Cell::new(0),
+            voted_for: Cell::new(NODE_ID_NONE),
+            commit_idx: Cell::new(0),
+            last_applied_idx: Cell::new(0),
+            last_applied_term: Cell::new(0),
+            state: Cell::new(State::Follower),
+            leader_id: Cell::new(NODE_ID_NONE),
+            timeout_elapsed: Cell::new(0),
+            timestamp: Cell::new(0),
+            exec_deadline: Cell::new(Time::MAX),
+            pending_operations: Cell::new(false),
+            election_timeout_rand: Cell::new(config.election_timeout),
+            quorum_timeout: Cell::new(config.election_timeout * 2),
+            last_acked_msg_id: Cell::new(0),
+            nodes: RefCell::new(Nodes::default()),
+            my_node: RefCell::new(None),
+            voting_cfg_change_log_idx: Cell::new(-1),
+            msg_id: Cell::new(0),
+            read_queue: RefCell::new(VecDeque::new()),
+            transfer_target: Cell::new(NODE_ID_NONE),
+            transfer_leader_time: Cell::new(0),
+            sent_timeout_now: Cell::new(false),
+            next_sync_index: Cell::new(1),
+            config: Cell::new(config),
+            snapshot: SnapshotState::default(),
+            _entry: std::marker::PhantomData,
+        }
+    }
+
+    pub fn log(&self) -> &L {
+        &self.log
+    }
+    pub fn host(&self) -> &H {
+        &self.host
+    }
+    pub fn snapshot_state(&self) -> &SnapshotState {
+        &self.snapshot
+    }
+    pub fn current_term(&self) -> Term {
+        self.current_term.get()
+    }
+    pub fn voted_for(&self) -> NodeId {
+        self.voted_for.get()
+    }
+    pub fn commit_idx(&self) -> Index {
+        self.commit_idx.get()
+    }
+    pub fn last_applied_idx(&self) -> Index {
+        self.last_applied_idx.get()
+    }
+    pub fn last_applied_term(&self) -> Term {
+        self.last_applied_term.get()
+    }
+    pub fn state(&self) -> State {
+        self.state.get()
+    }
+    pub fn is_follower(&self) -> bool {
+        self.state() == State::Follower
+    }
+    pub fn is_precandidate(&self) -> bool {
+        self.state() == State::PreCandidate
+    }
+    pub fn is_candidate(&self) -> bool {
+        self.state() == State::Candidate
+    }
+    pub fn is_leader(&self) -> bool {
+        self.state() == State::Leader
+    }
+    pub fn leader_id(&self) -> NodeId {
+        self.leader_id.get()
+    }
+    pub fn timeout_elapsed(&self) -> Time {
+        self.timeout_elapsed.get()
+    }
+    pub fn election_timeout_rand(&self) -> Time {
+        self.election_timeout_rand.get()
+    }
+    pub fn msg_id(&self) -> MsgId {
+        self.msg_id.get()
+    }
+    pub fn voting_cfg_change_log_idx(&self) -> Index {
+        self.voting_cfg_change_log_idx.get()
+    }
+    pub fn next_sync_index(&self) -> Index {
+        self.next_sync_index.get()
+    }
+    pub fn config(&self) -> Config {
+        self.config.get()
+    }
+    pub fn election_timeout(&self) -> Time {
+        self.config().election_timeout
+    }
+    pub fn request_timeout(&self) -> Time {
+        self.config().request_timeout
+    }
+    /// Replace the configuration values (see the setters in `periodic.rs` for
+    /// the ones with side effects).
+    pub fn set_config(&self, config: Config) {
+        self.config.set(config)
+    }
+    pub fn transfer_leader_target(&self) -> NodeId {
+        self.transfer_target.get()
+    }
+
+    /// Number of nodes in the configuration (including the local one).
+    pub fn num_nodes(&self) -> usize {
+        self.nodes.borrow().list.len()
+    }
+    /// The node with `id`, if it is in the configuration.
+    pub fn node(&self, id: NodeId) -> Option<Rc<Node>> {
+        self.nodes.borrow().by_id.get(&id).cloned()
+    }
+    /// The node at `pos` in insertion order.
+    pub fn node_at(&self, pos: usize) -> Option<Rc<Node>> {
+        self.nodes.borrow().list.get(pos).cloned()
+    }
+    /// A snapshot of the node list, safe to iterate while calling callbacks.
+    pub fn nodes(&self) -> Vec<Rc<Node>> {
+        self.nodes.borrow().list.clone()
+    }
+    /// The local node, if it is known and still in the configuration.
+    pub fn my_node(&self) -> Option<Rc<Node>> {
+        self.my_node.borrow().clone()
+    }
+    /// The local node's id, or `NODE_ID_NONE`.
+    pub fn my_id(&self) -> NodeId {
+        self.my_node().map_or(NODE_ID_NONE, |n| n.id())
+    }
+    /// Number of queued linearizable reads.
+    pub fn pending_reads(&self) -> usize {
+        self.read_queue.borrow().len()
+    }
+}
