@@ -25,6 +25,14 @@ pub trait Host<E: Entry> {
     fn send_snapshot(&self, _node: &Node, _msg: &SnapshotRequest) -> Result<()> {
         Ok(())
     }
+    /// Whether a `send_appendentries` callback exists (without one, replication reports an error).
+    fn has_send_appendentries(&self) -> bool {
+        true
+    }
+    /// Whether a `send_timeoutnow` callback exists.
+    fn has_send_timeoutnow(&self) -> bool {
+        false
+    }
     /// Tell `node` to start an election now (leader transfer).
     fn send_timeoutnow(&self, _node: &Node) -> Result<()> {
         Ok(())

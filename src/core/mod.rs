@@ -9,6 +9,7 @@
 pub mod entry;
 pub mod host;
 pub mod log;
+pub mod memory_log;
 pub mod message;
 pub mod node;
 pub mod server;
@@ -17,6 +18,7 @@ pub mod types;
 pub use entry::Entry;
 pub use host::Host;
 pub use log::LogStore;
+pub use memory_log::MemoryLog;
 pub use message::*;
 pub use node::Node;
 pub use server::Server;

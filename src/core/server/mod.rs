@@ -15,7 +15,20 @@ use super::log::LogStore;
 use super::node::Node;
 use super::types::{Index, MsgId, NodeId, State, Term, Time, NODE_ID_NONE};
 
+mod apply;
+mod election;
+mod membership;
+mod periodic;
+mod props;
+mod reads;
+mod replication;
 pub mod snapshot;
+mod transfer;
+#[cfg(test)]
+mod tests;
+
+pub use periodic::ConfigKey;
+pub use props::votes_is_majority;
 
 pub use snapshot::SnapshotState;
 
@@ -141,7 +154,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             leader_id: Cell::new(NODE_ID_NONE),
             timeout_elapsed: Cell::new(0),
             timestamp: Cell::new(0),
-            exec_deadline: Cell::new(0),
+            exec_deadline: Cell::new(Time::MAX),
             pending_operations: Cell::new(false),
             election_timeout_rand: Cell::new(config.election_timeout),
             quorum_timeout: Cell::new(config.election_timeout * 2),

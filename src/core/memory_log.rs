@@ -1,0 +1,298 @@
+//! An in-memory log: the built-in storage of a server, usable with any
+//! [`Entry`] handle.
+//!
+//! Entries live in a `VecDeque` behind a `RefCell`; `base` is the index just
+//! before the first stored entry (the last index compacted into a
+//! snapshot). Hooks passed to the `*_with` methods run while no borrow is
+//! held, so they may read the log again; entries they see are still stored.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+
+use super::entry::Entry;
+use super::log::LogStore;
+use super::types::{Error, Index, Result, Term};
+
+/// In-memory, index-addressed entry storage.
+#[derive(Debug)]
+pub struct MemoryLog<E> {
+    entries: RefCell<VecDeque<E>>,
+    base: Cell<Index>,
+}
+
+impl<E: Entry> Default for MemoryLog<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E: Entry> MemoryLog<E> {
+    /// An empty log whose first entry will get index 1.
+    pub fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// An empty log with room for `capacity` entries before reallocating.
+    pub fn with_capacity(capacity: usize) -> Self {
+        MemoryLog { entries: RefCell::new(VecDeque::with_capacity(capacity)), base: Cell::new(0) }
+    }
+
+    /// Index before the first stored entry.
+    pub fn base(&self) -> Index {
+        self.base.get()
+    }
+
+    /// Number of stored entries.
+    pub fn count(&self) -> Index {
+        self.entries.borrow().len() as Index
+    }
+
+    /// Index of the newest entry (`base` when empty).
+    pub fn current_idx(&self) -> Index {
+        self.base() + self.count()
+    }
+
+    /// Position of `idx` in the deque, if stored.
+    fn pos(&self, idx: Index) -> Option<usize> {
+        let off = idx.checked_sub(self.base() + 1)?;
+        (off >= 0 && off < self.count()).then_some(off as usize)
+    }
+
+    /// The entry at `idx`, if stored.
+    pub fn get(&self, idx: Index) -> Option<E> {
+        let pos = self.pos(idx)?;
+        self.entries.borrow().get(pos).cloned()
+    }
+
+    /// The newest entry.
+    pub fn peek_tail(&self) -> Option<E> {
+        self.entries.borrow().back().cloned()
+    }
+
+    /// Up to `max` entries from `idx` on, appended to `out`; returns how many.
+    pub fn get_batch(&self, idx: Index, max: Index, out: &mut Vec<E>) -> Index {
+        let Some(pos) = self.pos(idx) else { return 0 };
+        let entries = self.entries.borrow();
+        let n = (entries.len() - pos).min(max.max(0) as usize);
+        out.extend(entries.range(pos..pos + n).cloned());
+        n as Index
+    }
+
+    /// Run `f` on the stored entries from `idx` to the newest, as one
+    /// contiguous slice (empty when `idx` is not stored).
+    pub fn with_slice_from<R>(&self, idx: Index, f: impl FnOnce(&[E]) -> R) -> R {
+        let pos = self.pos(idx);
+        let mut entries = self.entries.borrow_mut();
+        match pos {
+            Some(pos) => f(&entries.make_contiguous()[pos..]),
+            None => f(&[]),
+        }
+    }
+
+    /// Append `entry` as index `current_idx() + 1` once `hook(entry, idx)`
+    /// accepts it; a hook error leaves the log unchanged.
+    pub fn append_with(&self, entry: E, hook: impl FnOnce(&E, Index) -> Result<()>) -> Result<()> {
+        let idx = self.current_idx() + 1;
+        hook(&entry, idx)?;
+        self.entries.borrow_mut().push_back(entry);
+        Ok(())
+    }
+
+    /// Remove entries newest first down to `from_idx` (inclusive), calling
+    /// `hook(entry, idx)` before each removal; a hook error stops there.
+    /// Indexes at or below `base` mean "everything".
+    pub fn pop_with(&self, from_idx: Index, mut hook: impl FnMut(&E, Index) -> Result<()>) -> Result<()> {
+        let from = from_idx.max(self.base() + 1);
+        while self.count() > 0 && self.current_idx() >= from {
+            let idx = self.current_idx();
+            let Some(e) = self.peek_tail() else { break };
+            hook(&e, idx)?;
+            let removed = self.entries.borrow_mut().pop_back();
+            drop(removed);
+        }
+        Ok(())
+    }
+
+    /// Remove the oldest entry after `hook(entry, idx)` accepts it; returns
+    /// it, or `None` when the log is empty.
+    pub fn poll_with(&self, hook: impl FnOnce(&E, Index) -> Result<()>) -> Result<Option<E>> {
+        let Some(e) = self.entries.borrow().front().cloned() else { return Ok(None) };
+        hook(&e, self.base() + 1)?;
+        let removed = self.entries.borrow_mut().pop_front();
+        self.base.set(self.base() + 1);
+        drop(removed);
+        Ok(Some(e))
+    }
+
+    /// Call `hook(entry, idx)` for every stored entry, oldest first.
+    pub fn for_each(&self, mut hook: impl FnMut(&E, Index)) {
+        let mut idx = self.base() + 1;
+        while let Some(e) = self.get(idx) {
+            hook(&e, idx);
+            idx += 1;
+        }
+    }
+
+    /// Drop every entry and make `base` the index before the next append.
+    pub fn reset_to(&self, base: Index) {
+        let old = std::mem::take(&mut *self.entries.borrow_mut());
+        self.base.set(base);
+        drop(old);
+    }
+
+    /// Drop every entry, keeping `base`.
+    pub fn clear_entries(&self) {
+        let old = std::mem::take(&mut *self.entries.borrow_mut());
+        drop(old);
+    }
+}
+
+impl<E: Entry> LogStore<E> for MemoryLog<E> {
+    fn reset(&self, first_idx: Index, _term: Term) {
+        self.reset_to(first_idx.max(1) - 1);
+    }
+    fn append(&self, entry: &E) -> Result<()> {
+        self.append_with(entry.clone(), |_, _| Ok(()))
+    }
+    fn poll(&self, first_idx: Index) -> Result<()> {
+        while self.base() + 1 < first_idx {
+            if self.poll_with(|_, _| Ok(()))?.is_none() {
+                return Err(Error::NotFound);
+            }
+        }
+        Ok(())
+    }
+    fn pop(&self, from_idx: Index, notify: &mut dyn FnMut(&E, Index)) -> Result<()> {
+        if from_idx <= 0 {
+            return Err(Error::Misuse);
+        }
+        self.pop_with(from_idx, |e, i| {
+            notify(e, i);
+            Ok(())
+        })
+    }
+    fn get(&self, idx: Index) -> Option<E> {
+        MemoryLog::get(self, idx)
+    }
+    fn get_batch(&self, idx: Index, max: Index, out: &mut Vec<E>) -> Index {
+        MemoryLog::get_batch(self, idx, max, out)
+    }
+    fn first_idx(&self) -> Index {
+        self.base() + 1
+    }
+    fn current_idx(&self) -> Index {
+        MemoryLog::current_idx(self)
+    }
+    fn count(&self) -> Index {
+        MemoryLog::count(self)
+    }
+    fn sync(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::types::EntryId;
+    use std::rc::Rc;
+
+    #[derive(Clone, Debug)]
+    struct E(Rc<(Term, EntryId)>);
+    impl Entry for E {
+        fn term(&self) -> Term {
+            self.0 .0
+        }
+        fn id(&self) -> EntryId {
+            self.0 .1
+        }
+        fn entry_type(&self) -> i32 {
+            0
+        }
+        fn data(&self) -> &[u8] {
+            &[]
+        }
+        fn set_term(&self, _term: Term) {}
+        fn create(term: Term, id: EntryId, _t: i32, _d: &[u8]) -> Option<Self> {
+            Some(E(Rc::new((term, id))))
+        }
+    }
+    fn e(id: EntryId) -> E {
+        E::create(1, id, 0, &[]).unwrap()
+    }
+    fn filled(n: EntryId) -> MemoryLog<E> {
+        let l = MemoryLog::new();
+        for i in 1..=n {
+            LogStore::append(&l, &e(i)).unwrap();
+        }
+        l
+    }
+
+    #[test]
+    fn append_get_count() {
+        let l = filled(3);
+        assert_eq!((l.count(), l.current_idx(), LogStore::first_idx(&l)), (3, 3, 1));
+        assert_eq!(l.get(2).unwrap().id(), 2);
+        assert!(l.get(0).is_none() && l.get(4).is_none() && l.get(-5).is_none());
+        assert_eq!(l.peek_tail().unwrap().id(), 3);
+    }
+
+    #[test]
+    fn pop_newest_first_with_notify() {
+        let l = filled(5);
+        let mut seen = vec![];
+        LogStore::pop(&l, 3, &mut |e: &E, i| seen.push((e.id(), i))).unwrap();
+        assert_eq!(seen, vec![(5, 5), (4, 4), (3, 3)]);
+        assert_eq!(l.current_idx(), 2);
+        assert_eq!(LogStore::pop(&l, 0, &mut |_: &E, _| {}), Err(Error::Misuse));
+    }
+
+    #[test]
+    fn pop_hook_error_stops() {
+        let l = filled(3);
+        let r = l.pop_with(1, |_, i| if i == 2 { Err(Error::Shutdown) } else { Ok(()) });
+        assert_eq!(r, Err(Error::Shutdown));
+        assert_eq!(l.current_idx(), 2);
+    }
+
+    #[test]
+    fn poll_moves_base() {
+        let l = filled(4);
+        LogStore::poll(&l, 3).unwrap();
+        assert_eq!((l.base(), l.count(), l.current_idx()), (2, 2, 4));
+        assert!(l.get(2).is_none());
+        assert_eq!(l.get(3).unwrap().id(), 3);
+        assert_eq!(l.poll_with(|_, i| if i == 3 { Ok(()) } else { Err(Error::Done) }).unwrap().unwrap().id(), 3);
+    }
+
+    #[test]
+    fn batch_and_slices() {
+        let l = filled(6);
+        LogStore::poll(&l, 3).unwrap();
+        for i in 7..=9 {
+            LogStore::append(&l, &e(i)).unwrap();
+        }
+        let mut out = vec![];
+        assert_eq!(l.get_batch(4, 3, &mut out), 3);
+        assert_eq!(out.iter().map(|e| e.id()).collect::<Vec<_>>(), vec![4, 5, 6]);
+        assert_eq!(l.get_batch(9, 10, &mut out), 1);
+        assert_eq!(l.get_batch(10, 10, &mut out), 0);
+        assert_eq!(l.with_slice_from(5, |s| s.len()), 5);
+        assert_eq!(l.with_slice_from(2, |s| s.len()), 0);
+    }
+
+    #[test]
+    fn reset_and_hooks_reentrant() {
+        let l = filled(3);
+        let r = l.append_with(e(4), |_, idx| {
+            assert_eq!(l.current_idx(), 3); // re-entrant read while appending
+            assert_eq!(idx, 4);
+            Ok(())
+        });
+        assert!(r.is_ok());
+        assert!(l.append_with(e(5), |_, _| Err(Error::Shutdown)).is_err());
+        assert_eq!(l.count(), 4);
+        LogStore::reset(&l, 10, 2);
+        assert_eq!((l.count(), l.current_idx(), LogStore::first_idx(&l)), (0, 9, 10));
+    }
+}

@@ -1,0 +1,165 @@
+//! Derived properties and the small setters every concern shares.
+
+use super::Server;
+use crate::core::{log_type, Entry, Error, Host, Index, LogStore, NodeId, Result, State, Term, Time, NODE_ID_NONE};
+
+impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
+    /// Emit a debug line; the message is only formatted when logging is on.
+    pub(crate) fn debug(&self, node: NodeId, msg: impl FnOnce() -> String) {
+        if self.config().log_enabled && self.host.log_enabled() {
+            self.host.log(node, &msg());
+        }
+    }
+
+    /// Index of the last log entry (the snapshot's last index when the log is empty).
+    pub fn current_idx(&self) -> Index {
+        self.log.current_idx()
+    }
+    /// Number of entries stored in the log.
+    pub fn log_count(&self) -> Index {
+        self.log.count()
+    }
+    /// The entry at `idx`, if the log holds it.
+    pub fn entry_at(&self, idx: Index) -> Option<E> {
+        if idx <= 0 {
+            return None;
+        }
+        self.log.get(idx)
+    }
+    /// Term of the entry at `idx`, falling back to the snapshot for its last index.
+    pub(crate) fn term_at(&self, idx: Index) -> Option<Term> {
+        match self.entry_at(idx) {
+            Some(e) => Some(e.term()),
+            None if idx == self.snapshot_last_idx() => Some(self.snapshot_last_term()),
+            None if idx == 0 => Some(0),
+            None => None,
+        }
+    }
+    /// Term of the last entry in the log (or of the snapshot), 0 when empty.
+    pub fn last_log_term(&self) -> Term {
+        let idx = self.current_idx();
+        if idx <= 0 {
+            return 0;
+        }
+        self.term_at(idx).unwrap_or(0)
+    }
+    /// Term of the entry before `idx`, as sent in `prev_log_term`.
+    pub(crate) fn previous_log_term(&self, idx: Index) -> Term {
+        match self.entry_at(idx - 1) {
+            Some(e) => e.term(),
+            None => self.snapshot_last_term(),
+        }
+    }
+    /// First index a reader of the log may ask for.
+    pub fn first_entry_idx(&self) -> Index {
+        if self.snapshot_last_idx() == 0 {
+            1
+        } else {
+            self.snapshot_last_idx()
+        }
+    }
+
+    /// Whether the local node exists and votes.
+    pub fn my_node_is_voting(&self) -> bool {
+        self.my_node().is_some_and(|n| n.is_voting())
+    }
+    pub fn num_voting_nodes(&self) -> usize {
+        self.nodes.borrow().list.iter().filter(|n| n.is_voting()).count()
+    }
+    /// The local node is the only voter: it may lead without asking anyone.
+    pub fn is_single_node_voting_cluster(&self) -> bool {
+        self.num_voting_nodes() == 1 && self.my_node_is_voting()
+    }
+    /// Votes received in the current election, counting our own if we vote.
+    pub fn nvotes_for_me(&self) -> usize {
+        let me = self.my_node();
+        let others = self
+            .nodes()
+            .iter()
+            .filter(|n| !me.as_ref().is_some_and(|m| std::rc::Rc::ptr_eq(m, n)))
+            .filter(|n| n.is_voting() && n.has_vote_for_me())
+            .count();
+        others + usize::from(self.my_node_is_voting())
+    }
+    pub fn voting_change_is_in_progress(&self) -> bool {
+        self.voting_cfg_change_log_idx.get() != -1
+    }
+
+    /// Set the commit index. It never moves past the log's end; lowering it is
+    /// refused because applied entries cannot be un-applied.
+    pub fn set_commit_idx(&self, idx: Index) {
+        let idx = idx.min(self.current_idx());
+        if idx >= self.commit_idx.get() {
+            self.commit_idx.set(idx);
+        }
+    }
+    pub fn set_last_applied_idx(&self, idx: Index) {
+        self.last_applied_idx.set(idx)
+    }
+    /// Set the role; becoming leader makes us the known leader.
+    pub fn set_state(&self, state: State) {
+        if state == State::Leader {
+            self.leader_id.set(self.my_id());
+        }
+        self.state.set(state);
+    }
+
+    /// Move to a newer term (older or equal terms are ignored). The new term is
+    /// persisted, with no vote, before it takes effect.
+    pub fn set_current_term(&self, term: Term) -> Result<()> {
+        if self.current_term.get() >= term {
+            return Ok(());
+        }
+        self.host.persist_metadata(term, NODE_ID_NONE)?;
+        self.current_term.set(term);
+        self.voted_for.set(NODE_ID_NONE);
+        Ok(())
+    }
+    /// Record a vote for `id` in the current term, persisting it first.
+    pub fn vote_for_nodeid(&self, id: NodeId) -> Result<()> {
+        self.host.persist_metadata(self.current_term.get(), id)?;
+        self.voted_for.set(id);
+        Ok(())
+    }
+    /// Load term and vote from stable storage at restart (no persistence call).
+    pub fn restore_metadata(&self, term: Term, vote: NodeId) -> Result<()> {
+        if term < 0 {
+            return Err(Error::Misuse);
+        }
+        self.current_term.set(term);
+        self.voted_for.set(vote);
+        Ok(())
+    }
+
+    /// Draw a new election timeout in `[timeout, 2 * timeout)`.
+    pub fn randomize_election_timeout(&self) {
+        let t = self.election_timeout().max(1);
+        let rand = t + Time::from(self.host.random()) % t;
+        self.election_timeout_rand.set(rand);
+        self.debug(NODE_ID_NONE, || format!("randomize election timeout to {rand}"));
+    }
+    /// Restart the check-quorum timer from acknowledged message `id`.
+    pub fn update_quorum_meta(&self, id: crate::core::MsgId) {
+        self.quorum_timeout.set(self.election_timeout() * 2);
+        self.last_acked_msg_id.set(id);
+    }
+
+    /// Host time in milliseconds, 0 without a clock.
+    pub(crate) fn time_millis(&self) -> Time {
+        self.host.timestamp().map_or(0, |us| us / 1000)
+    }
+}
+
+/// True when `nvotes` is a strict majority of `num_nodes`.
+pub fn votes_is_majority(num_nodes: usize, nvotes: usize) -> bool {
+    nvotes <= num_nodes && num_nodes / 2 < nvotes
+}
+
+/// Whether an entry type changes the configuration.
+pub(crate) fn is_cfg_change<E: Entry>(e: &E) -> bool {
+    log_type::is_cfg_change(e.entry_type())
+}
+/// Whether an entry type changes the set of voters.
+pub(crate) fn is_voting_cfg_change<E: Entry>(e: &E) -> bool {
+    log_type::is_voting_cfg_change(e.entry_type())
+}

@@ -1,0 +1,447 @@
+//! Log replication: AppendEntries in both directions, client entries, commit.
+
+use std::rc::Rc;
+
+use super::props::{is_cfg_change, is_voting_cfg_change};
+use super::Server;
+use crate::core::{
+    AppendEntriesRequest, AppendEntriesResponse, Entry, EntryResponse, Error, Host, Index, LogStore, Node, Result,
+    NODE_ID_NONE,
+};
+
+/// Most entries one AppendEntries carries when the host chooses them.
+const MAX_ENTRIES_PER_REQUEST: Index = 64 * 1024;
+
+impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
+    /// A client submits `entry`. Only the leader accepts it; the entry is
+    /// stamped with the current term and appended.
+    pub fn recv_entry(&self, entry: &E) -> Result<EntryResponse> {
+        let mut resp = None;
+        self.submit_entry(entry, &mut resp)?;
+        resp.ok_or(Error::NotLeader)
+    }
+
+    /// [`Self::recv_entry`], also reporting the response when a later step
+    /// (sync, flush, apply) fails after the entry was appended.
+    pub fn submit_entry(&self, entry: &E, out: &mut Option<EntryResponse>) -> Result<()> {
+        if !self.is_leader() {
+            return Err(Error::NotLeader);
+        }
+        if is_voting_cfg_change(entry) {
+            if self.voting_change_is_in_progress() {
+                return Err(Error::OneVotingChangeOnly);
+            }
+            // The user may be snapshotting the membership right now.
+            if !self.is_apply_allowed() {
+                return Err(Error::SnapshotInProgress);
+            }
+        }
+        if self.transfer_leader_target() != NODE_ID_NONE {
+            return Err(Error::LeaderTransferInProgress);
+        }
+        self.debug(NODE_ID_NONE, || {
+            format!("received entry t:{} id: {} idx: {}", self.current_term(), entry.id(), self.current_idx() + 1)
+        });
+        entry.set_term(self.current_term());
+        self.append_entry(entry)?;
+        *out = Some(EntryResponse { id: entry.id(), term: self.current_term(), idx: self.current_idx() });
+        if self.config().auto_flush {
+            self.log.sync()?;
+            self.flush(self.current_idx())?;
+        }
+        Ok(())
+    }
+
+    /// Append `entry` to the log and apply its configuration change, if any.
+    pub fn append_entry(&self, entry: &E) -> Result<()> {
+        self.log.append(entry)?;
+        let idx = self.current_idx();
+        if is_voting_cfg_change(entry) {
+            self.voting_cfg_change_log_idx.set(idx);
+        }
+        if is_cfg_change(entry) {
+            self.handle_append_cfg_change(entry, idx);
+        }
+        Ok(())
+    }
+
+    /// Remove `idx` and everything after it (never committed entries), rolling
+    /// back their configuration changes.
+    pub fn delete_entry_from_idx(&self, idx: Index) -> Result<()> {
+        if idx <= self.commit_idx() || idx <= 0 {
+            return Err(Error::Misuse);
+        }
+        if idx <= self.voting_cfg_change_log_idx.get() {
+            self.voting_cfg_change_log_idx.set(-1);
+        }
+        self.pop_from(idx)?;
+        self.log.sync()
+    }
+
+    /// Remove the last entry (reloading a log), rolling back its configuration change.
+    pub fn pop_entry(&self) -> Result<()> {
+        let idx = self.current_idx();
+        if idx < self.log.first_idx() {
+            return Err(Error::Misuse);
+        }
+        if idx <= self.voting_cfg_change_log_idx.get() {
+            self.voting_cfg_change_log_idx.set(-1);
+        }
+        self.pop_from(idx)?;
+        self.log.sync()
+    }
+
+    /// Pop entries from `idx`; their configuration changes are undone newest
+    /// first once the log is done, so the log is never re-entered mid-pop.
+    fn pop_from(&self, idx: Index) -> Result<()> {
+        let mut popped = Vec::new();
+        let r = self.log.pop(idx, &mut |e: &E, i| {
+            if is_cfg_change(e) {
+                popped.push((e.clone(), i));
+            }
+        });
+        for (e, i) in popped {
+            self.handle_remove_cfg_change(&e, i);
+        }
+        r
+    }
+
+    /// The entries from `idx` to the end of the log.
+    pub fn entries_from_idx(&self, idx: Index) -> Vec<E> {
+        let mut out = Vec::new();
+        let current = self.current_idx();
+        if idx < 1 || current < idx {
+            return out;
+        }
+        self.log.get_batch(idx, current - idx + 1, &mut out);
+        out
+    }
+
+    /// Entries to send `node` from `idx`: the host's choice when it has one.
+    fn entries_to_send(&self, node: &Node, idx: Index) -> Vec<E> {
+        let current = self.current_idx();
+        if current < idx {
+            return Vec::new();
+        }
+        let max = (current - idx + 1).min(MAX_ENTRIES_PER_REQUEST);
+        let mut out = Vec::new();
+        match self.host.get_entries_to_send(node, idx, max, &mut out) {
+            None => self.entries_from_idx(idx),
+            Some(_) => out,
+        }
+    }
+
+    /// Send `node` everything it misses, one request per batch (a snapshot when
+    /// its next entry was compacted). A heartbeat when it is up to date.
+    pub fn send_appendentries(&self, node: &Node) -> Result<()> {
+        if self.my_node().is_some_and(|m| std::ptr::eq(&*m, node)) || !node.is_active() {
+            return Ok(());
+        }
+        if self.snapshot_last_idx() >= node.next_idx() {
+            return self.send_snapshot(node);
+        }
+        if !self.host.has_send_appendentries() {
+            return Err(Error::Callback(-1));
+        }
+        loop {
+            if self.host.backpressure(node) {
+                return Ok(());
+            }
+            let next_idx = node.next_idx();
+            let msg_id = self.msg_id.get() + 1;
+            self.msg_id.set(msg_id);
+            let prev_log_term = self.previous_log_term(next_idx);
+            let entries = self.entries_to_send(node, next_idx);
+            let n = entries.len() as Index;
+            let msg = AppendEntriesRequest {
+                leader_id: self.my_id(),
+                msg_id,
+                term: self.current_term(),
+                prev_log_idx: next_idx - 1,
+                prev_log_term,
+                leader_commit: self.commit_idx(),
+                entries,
+            };
+            self.debug(node.id(), || {
+                format!(
+                    "send ae: t:{} lc:{} pli:{} plt:{} msgid:{} #{}",
+                    msg.term, msg.leader_commit, msg.prev_log_idx, msg.prev_log_term, msg.msg_id, n
+                )
+            });
+            let r = self.host.send_appendentries(node, &msg);
+            drop(msg);
+            node.set_next_idx(next_idx + n);
+            node.set_next_msgid(msg_id + 1);
+            r?;
+            // Nothing fetched means nothing more can be sent now: do not spin.
+            if n == 0 || node.next_idx() > self.current_idx() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Replicate to (or heartbeat) every other node; returns the last error.
+    pub fn send_appendentries_all(&self) -> Result<()> {
+        let mut ret = Ok(());
+        for n in self.nodes() {
+            if let Err(e) = self.send_appendentries(&n) {
+                ret = Err(e);
+            }
+        }
+        ret
+    }
+
+    /// Handle a leader's AppendEntries; the response is always filled in.
+    pub fn recv_appendentries(&self, req: &AppendEntriesRequest<E>) -> (AppendEntriesResponse, Result<()>) {
+        self.debug(req.leader_id, || {
+            format!(
+                "recv appendentries li:{} t:{} ci:{} lc:{} pli:{} plt:{} msgid:{} #{}",
+                req.leader_id,
+                req.term,
+                self.current_idx(),
+                req.leader_commit,
+                req.prev_log_idx,
+                req.prev_log_term,
+                req.msg_id,
+                req.entries.len()
+            )
+        });
+        let mut resp = AppendEntriesResponse { msg_id: req.msg_id, term: 0, success: false, current_idx: 0 };
+        let r = self.handle_appendentries(req, &mut resp);
+        if let Some(n) = self.node(req.leader_id) {
+            n.update_max_seen_msgid(req.msg_id);
+        }
+        resp.term = self.current_term();
+        if !resp.success {
+            resp.current_idx = self.current_idx();
+        }
+        (resp, r)
+    }
+
+    fn handle_appendentries(&self, req: &AppendEntriesRequest<E>, resp: &mut AppendEntriesResponse) -> Result<()> {
+        match self.receive_term(req.term) {
+            Ok(()) => {}
+            Err(Error::StaleTerm) => {
+                self.debug(req.leader_id, || {
+                    format!("AE term {} is less than current term {}", req.term, self.current_term())
+                });
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
+        self.accept_leader(req.leader_id);
+        self.reset_transfer_leader(false);
+
+        // Entries up to the snapshot are committed, so they match the leader's.
+        let compacted = self.snapshot_last_idx();
+        if req.prev_log_idx > 0 && req.prev_log_idx >= compacted {
+            if req.prev_log_idx == compacted && compacted > 0 {
+                if self.snapshot_last_term() != req.prev_log_term {
+                    self.debug(req.leader_id, || "Snapshot AE prev conflicts with committed entry".into());
+                    return Err(Error::Shutdown);
+                }
+            } else {
+                match self.entry_at(req.prev_log_idx).map(|e| e.term()) {
+                    None => {
+                        self.debug(req.leader_id, || format!("AE no log at prev_idx {}", req.prev_log_idx));
+                        return Ok(());
+                    }
+                    Some(term) if term != req.prev_log_term => {
+                        self.debug(req.leader_id, || {
+                            format!("AE term doesn't match prev_term ({} vs {})", term, req.prev_log_term)
+                        });
+                        if req.prev_log_idx <= self.commit_idx() {
+                            self.debug(req.leader_id, || "AE prev conflicts with committed entry".into());
+                            return Err(Error::Shutdown);
+                        }
+                        return self.delete_entry_from_idx(req.prev_log_idx);
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+
+        resp.success = true;
+        resp.current_idx = req.prev_log_idx;
+        // Keep msg ids increasing cluster-wide (helps checking reads in simulations).
+        if self.msg_id.get() < req.msg_id {
+            self.msg_id.set(req.msg_id);
+        }
+
+        let mut i = 0;
+        while i < req.entries.len() {
+            let ety = &req.entries[i];
+            let idx = req.prev_log_idx + 1 + i as Index;
+            if idx <= compacted {
+                resp.current_idx = idx;
+                i += 1;
+                continue;
+            }
+            match self.entry_at(idx).map(|e| e.term()) {
+                Some(term) if term != ety.term() => {
+                    if idx <= self.commit_idx() {
+                        self.debug(req.leader_id, || "AE entry conflicts with committed entry".into());
+                        return Err(Error::Shutdown);
+                    }
+                    self.delete_entry_from_idx(idx)?;
+                    break;
+                }
+                None => break,
+                Some(_) => {
+                    resp.current_idx = idx;
+                    i += 1;
+                }
+            }
+        }
+        for (j, ety) in req.entries.iter().enumerate().skip(i) {
+            self.append_entry(ety)?;
+            resp.current_idx = req.prev_log_idx + 1 + j as Index;
+        }
+        if !req.entries.is_empty() {
+            self.log.sync()?;
+        }
+
+        // Only what this request proved to match may be committed.
+        if self.commit_idx() < req.leader_commit {
+            let proven = resp.current_idx.min(self.current_idx());
+            let commit = req.leader_commit.min(proven);
+            if commit > self.commit_idx() {
+                self.set_commit_idx(commit);
+            }
+        }
+        Ok(())
+    }
+
+    /// Handle a follower's answer to our AppendEntries.
+    pub fn recv_appendentries_response(&self, node: Option<&Node>, resp: &AppendEntriesResponse) -> Result<()> {
+        self.debug(node.map_or(NODE_ID_NONE, |n| n.id()), || {
+            format!(
+                "received appendentries response {} ci:{} rci:{} msgid:{}",
+                if resp.success { "SUCCESS" } else { "fail" },
+                self.current_idx(),
+                resp.current_idx,
+                resp.msg_id
+            )
+        });
+        let Some(node) = node else {
+            return Err(Error::Callback(-1));
+        };
+        if !self.is_leader() {
+            return Err(Error::NotLeader);
+        }
+        if node.match_msgid() > resp.msg_id {
+            // Overtaken by a newer response.
+            return Ok(());
+        }
+        if self.current_term() < resp.term {
+            self.set_current_term(resp.term)?;
+            self.become_follower();
+            return Ok(());
+        }
+        if self.current_term() != resp.term {
+            return Ok(());
+        }
+        let current = self.current_idx();
+        if !resp.success {
+            if resp.current_idx < node.match_idx() {
+                return Ok(());
+            }
+            node.set_next_idx((resp.current_idx + 1).min(current).max(1));
+            return self.send_appendentries(node);
+        }
+        // A follower cannot hold more than we sent; ignore a bogus claim.
+        let resp_idx = resp.current_idx.min(current);
+
+        if self.host.has_send_timeoutnow()
+            && self.transfer_leader_target() == node.id()
+            && !self.sent_timeout_now.get()
+            && current == resp_idx
+        {
+            let _ = self.host.send_timeoutnow(node);
+            self.sent_timeout_now.set(true);
+        }
+
+        if !node.is_voting()
+            && !self.voting_change_is_in_progress()
+            && current <= resp_idx + 1
+            && !node.is_voting_committed()
+            && node.is_addition_committed()
+            && self.host.has_node_has_sufficient_logs()
+            && !node.has_sufficient_logs()
+            && self.host.node_has_sufficient_logs(node) == 0
+        {
+            node.set_has_sufficient_logs(true);
+        }
+
+        if resp_idx > node.match_idx() {
+            node.set_match_idx(resp_idx);
+        }
+        if resp.msg_id > node.match_msgid() {
+            node.set_match_msgid(resp.msg_id.min(self.msg_id()));
+        }
+        if self.config().auto_flush {
+            return self.flush(0);
+        }
+        Ok(())
+    }
+
+    /// Commit the highest index a majority of voters hold, if it is of our term.
+    fn update_commit_idx(&self) {
+        let mut indexes: Vec<Index> =
+            self.nodes.borrow().list.iter().filter(|n| n.is_voting()).map(|n| n.match_idx()).collect();
+        if indexes.is_empty() {
+            return;
+        }
+        indexes.sort_unstable_by(|a, b| b.cmp(a));
+        let commit = indexes[indexes.len() / 2];
+        if commit > self.commit_idx() && self.entry_at(commit).is_some_and(|e| e.term() == self.current_term()) {
+            self.set_commit_idx(commit);
+        }
+    }
+
+    /// With auto-flush off: the leader's last index to make durable, once
+    /// (0 when nothing new or not leader).
+    pub fn index_to_sync(&self) -> Index {
+        let idx = self.current_idx();
+        if !self.is_leader() || idx < self.next_sync_index.get() {
+            return 0;
+        }
+        self.next_sync_index.set(idx + 1);
+        idx
+    }
+
+    /// Entries up to `sync_index` are durable locally: count them toward
+    /// commit, send what is pending, then apply and answer reads.
+    pub fn flush(&self, sync_index: Index) -> Result<()> {
+        if self.is_leader() {
+            if let Some(me) = self.my_node() {
+                if sync_index > me.match_idx() {
+                    me.set_match_idx(sync_index.min(self.current_idx()));
+                }
+            }
+            self.update_commit_idx();
+            let last_read = self.read_queue.borrow().back().map_or(0, |r| r.msg_id);
+            let me = self.my_node();
+            for n in self.nodes() {
+                if me.as_ref().is_some_and(|m| Rc::ptr_eq(m, &n)) {
+                    continue;
+                }
+                if n.next_msgid() > last_read && n.next_idx() > self.current_idx() {
+                    continue;
+                }
+                let _ = self.send_appendentries(&n);
+            }
+        }
+        self.exec_operations()
+    }
+
+    /// Whether the entry a client submitted is committed: `Ok(true)` yes,
+    /// `Ok(false)` not yet, `Err` when another leader overwrote it.
+    pub fn entry_response_committed(&self, r: &EntryResponse) -> std::result::Result<bool, ()> {
+        match self.entry_at(r.idx) {
+            None => Ok(false),
+            Some(e) if e.term() != r.term => Err(()),
+            Some(_) => Ok(r.idx <= self.commit_idx()),
+        }
+    }
+}

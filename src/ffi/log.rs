@@ -1,0 +1,574 @@
+//! The built-in log for C: `raft_log_t`, the `raft_log_*` functions,
+//! `raft_log_internal_impl`, and [`VtableLog`], which lets the server drive
+//! any `raft_log_impl_t` through `core::LogStore`.
+//!
+//! Ownership follows upstream: `raft_log_append_entry` takes over the
+//! caller's reference, the vtable's `append` holds a new one, `get` and
+//! `get_batch` return held references, `raft_log_get_at_idx` and
+//! `raft_log_get_from_idx` borrow. Unlike upstream, clearing or freeing a
+//! log releases the references it owns instead of leaking them.
+#![allow(non_camel_case_types)]
+
+use std::cell::Cell;
+use std::ffi::{c_int, c_long, c_void};
+use std::ptr;
+
+use super::boundary::guard;
+use super::entry::CEntry;
+use super::server::{raft_get_udata, raft_server_t};
+use super::types::*;
+use crate::core::{self, Error, Index, LogStore, MemoryLog, Term};
+
+/// Capacity of a log made by `raft_log_new`.
+const INITIAL_CAPACITY: usize = 10;
+/// Largest capacity `raft_log_alloc` reserves up front; the log grows past it anyway.
+const MAX_INITIAL_CAPACITY: usize = 1 << 16;
+
+/// The in-memory log with upstream's per-event hooks.
+pub struct raft_log_t {
+    log: MemoryLog<CEntry>,
+    cbs: Cell<raft_log_cbs_t>,
+    /// Opaque pointer handed to the hooks (normally the owning server).
+    raft: Cell<*mut c_void>,
+}
+
+impl raft_log_t {
+    fn new(capacity: usize) -> raft_log_t {
+        raft_log_t { log: MemoryLog::with_capacity(capacity), cbs: Cell::new(Default::default()), raft: Cell::new(ptr::null_mut()) }
+    }
+
+    /// The Rust view of the entries.
+    pub fn entries(&self) -> &MemoryLog<CEntry> {
+        &self.log
+    }
+
+    /// Run hook `h` on `(entry, idx)`; a missing hook succeeds.
+    fn call(&self, h: raft_logentry_event_f, e: &CEntry, idx: Index) -> core::Result<()> {
+        let Some(f) = h else { return Ok(()) };
+        let raft = self.raft.get() as *mut raft_server_t;
+        // SAFETY: the hook is the user's C function; `raft_get_udata` returns
+        // NULL for anything that is not a live server.
+        let code = unsafe { f(raft, raft_get_udata(raft), e.as_ptr(), idx) };
+        Error::check(code)
+    }
+
+    /// Append, taking over the reference `e` carries (`raft_log_append_entry`).
+    fn append_owned(&self, e: CEntry) -> core::Result<()> {
+        let idx = self.log.current_idx() + 1;
+        match self.call(self.cbs.get().log_offer, &e, idx) {
+            Ok(()) => self.log.append_with(e, |_, _| Ok(())),
+            Err(err) => {
+                // The caller keeps its reference on failure, as with upstream.
+                let _ = e.into_raw();
+                Err(err)
+            }
+        }
+    }
+
+    /// Remove `from_idx` onwards, newest first: `log_pop` hook, then `notify`.
+    fn delete(&self, from_idx: Index, notify: &mut dyn FnMut(&CEntry, Index)) -> core::Result<()> {
+        if from_idx == 0 {
+            return Err(Error::Callback(-1));
+        }
+        self.log.pop_with(from_idx, |e, idx| {
+            self.call(self.cbs.get().log_pop, e, idx)?;
+            notify(e, idx);
+            Ok(())
+        })
+    }
+
+    /// Remove the oldest entry after the `log_poll` hook accepts it.
+    fn poll_one(&self) -> core::Result<Option<CEntry>> {
+        self.log.poll_with(|e, idx| self.call(self.cbs.get().log_poll, e, idx))
+    }
+
+    /// Offer every entry to the `log_clear` hook (entries stay).
+    fn clear_hooks(&self) {
+        let h = self.cbs.get().log_clear;
+        if h.is_some() {
+            self.log.for_each(|e, idx| {
+                let _ = self.call(h, e, idx);
+            });
+        }
+    }
+
+    /// `log_clear` hooks, then drop everything so the next index is `first_idx`.
+    fn reset(&self, first_idx: Index) {
+        self.clear_hooks();
+        self.log.reset_to(first_idx.max(1) - 1);
+    }
+
+    fn poll_to(&self, first_idx: Index) -> core::Result<()> {
+        while self.log.base() + 1 < first_idx {
+            if self.poll_one()?.is_none() {
+                return Err(Error::Callback(-1));
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---- raft_log_* (raft_log.h) ----
+
+/// # Safety
+/// `me` must be NULL or a live log.
+unsafe fn log_ref<'a>(me: *mut raft_log_t) -> Option<&'a raft_log_t> {
+    me.as_ref()
+}
+
+/// A new empty log.
+#[no_mangle]
+pub extern "C" fn raft_log_new() -> *mut raft_log_t {
+    guard(ptr::null_mut(), || Box::into_raw(Box::new(raft_log_t::new(INITIAL_CAPACITY))))
+}
+
+/// A new empty log with room for `initial_size` entries (negative means 0).
+#[no_mangle]
+pub extern "C" fn raft_log_alloc(initial_size: raft_index_t) -> *mut raft_log_t {
+    let cap = (initial_size.max(0) as usize).min(MAX_INITIAL_CAPACITY);
+    guard(ptr::null_mut(), || Box::into_raw(Box::new(raft_log_t::new(cap))))
+}
+
+/// Install the event hooks (copied) and the pointer passed to them as `raft`.
+///
+/// # Safety
+/// `me` must be NULL or a live log; `funcs` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn raft_log_set_callbacks(me: *mut raft_log_t, funcs: *mut raft_log_cbs_t, raft: *mut c_void) {
+    if let Some(l) = log_ref(me) {
+        l.cbs.set(funcs.as_ref().copied().unwrap_or_default());
+        l.raft.set(raft);
+    }
+}
+
+/// Free the log, releasing the entries it holds.
+///
+/// # Safety
+/// `me` must be NULL or a live log, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn raft_log_free(me: *mut raft_log_t) {
+    if !me.is_null() {
+        guard((), || drop(Box::from_raw(me)))
+    }
+}
+
+/// Drop every entry and restart at index 1 (no hooks).
+///
+/// # Safety
+/// `me` must be NULL or a live log.
+#[no_mangle]
+pub unsafe extern "C" fn raft_log_clear(me: *mut raft_log_t) {
+    if let Some(l) = log_ref(me) {
+        guard((), || l.log.reset_to(0))
+    }
+}
+
+/// Call the `log_clear` hook for every entry (the entries stay).
+///
+/// # Safety
+/// `me` must be NULL or a live log.
+#[no_mangle]
+pub unsafe extern "C" fn raft_log_clear_entries(me: *mut raft_log_t) {
+    if let Some(l) = log_ref(me) {
+        guard((), || l.clear_hooks())
+    }
+}
+
+/// Append `c`, taking over the caller's reference. 0 on success, else the
+/// `log_offer` hook's error (the caller then keeps its reference).
+///
+/// # Safety
+/// `me` must be NULL or a live log; `c` NULL or a live entry.
+#[no_mangle]
+pub unsafe extern "C" fn raft_log_append_entry(me: *mut raft_log_t, c: *mut raft_entry_t) -> c_int {
+    let (Some(l), Some(e)) = (log_ref(me), CEntry::from_owned(c)) else { return RAFT_ERR_MISUSE };
+    guard(RAFT_ERR_MISUSE, || core::to_code(l.append_owned(e)))
+}
+
+/// Number of entries stored.
+///
+/// # Safety
+/// `me` must be NULL or a live log.
+#[no_mangle]
+pub unsafe extern "C" fn raft_log_count(me: *mut raft_log_t) -> raft_index_t {
+    log_ref(me).map_or(0, |l| l.log.count())
+}
+
+/// Delete `idx` and everything after it, newest first. -1 for `idx == 0`.
+///
+/// # Safety
+/// `me` must be NULL or a live log.
+#[no_mangle]
+pub unsafe extern "C" fn raft_log_delete(me: *mut raft_log_t, idx: raft_index_t) -> c_int {
+    let Some(l) = log_ref(me) else { return RAFT_ERR_MISUSE };
+    guard(RAFT_ERR_MISUSE, || core::to_code(l.delete(idx, &mut |_, _| {})))
+}
+
+/// Drop every entry, keeping the base index.
+///
+/// # Safety
+/// `me` must be NULL or a live log.
+#[no_mangle]
+pub unsafe extern "C" fn raft_log_empty(me: *mut raft_log_t) {
+    if let Some(l) = log_ref(me) {
+        guard((), || l.log.clear_entries())
+    }
+}
+
+/// Remove the oldest entry and store its (now released) pointer in `*etyp`.
+/// -1 when empty, or the `log_poll` hook's error.
+///
+/// # Safety
+/// `me` must be NULL or a live log; `etyp` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn raft_log_poll(me: *mut raft_log_t, etyp: *mut *mut raft_entry_t) -> c_int {
+    let Some(l) = log_ref(me) else { return RAFT_ERR_MISUSE };
+    guard(RAFT_ERR_MISUSE, || match l.poll_one() {
+        Ok(Some(e)) => {
+            super::boundary::write_opt(etyp, e.as_ptr());
+            0
+        }
+        Ok(None) => -1,
+        Err(err) => err.code(),
+    })
+}
+
+/// A borrowed array of the entries from `idx` to the newest; its length goes
+/// to `*n_etys`. NULL (and 0) when `idx` is not stored. Valid until the log
+/// next changes.
+///
+/// # Safety
+/// `me` must be NULL or a live log; `n_etys` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn raft_log_get_from_idx(me: *mut raft_log_t, idx: raft_index_t, n_etys: *mut c_long) -> *mut *mut raft_entry_t {
+    let Some(l) = log_ref(me) else {
+        super::boundary::write_opt(n_etys, 0);
+        return ptr::null_mut();
+    };
+    let (p, n) = guard((ptr::null_mut(), 0), || {
+        l.log.with_slice_from(idx, |s| {
+            // CEntry is a transparent pointer, so the slice is a raft_entry_t *[].
+            if s.is_empty() { (ptr::null_mut(), 0) } else { (s.as_ptr() as *mut *mut raft_entry_t, s.len() as c_long) }
+        })
+    });
+    super::boundary::write_opt(n_etys, n);
+    p
+}
+
+/// The entry at `idx` (borrowed), or NULL.
+///
+/// # Safety
+/// `me` must be NULL or a live log.
+#[no_mangle]
+pub unsafe extern "C" fn raft_log_get_at_idx(me: *mut raft_log_t, idx: raft_index_t) -> *mut raft_entry_t {
+    log_ref(me).and_then(|l| l.log.get(idx)).map_or(ptr::null_mut(), |e| e.as_ptr())
+}
+
+/// The newest entry (borrowed), or NULL.
+///
+/// # Safety
+/// `me` must be NULL or a live log.
+#[no_mangle]
+pub unsafe extern "C" fn raft_log_peektail(me: *mut raft_log_t) -> *mut raft_entry_t {
+    log_ref(me).and_then(|l| l.log.peek_tail()).map_or(ptr::null_mut(), |e| e.as_ptr())
+}
+
+/// Index of the newest entry (the base when empty).
+///
+/// # Safety
+/// `me` must be NULL or a live log.
+#[no_mangle]
+pub unsafe extern "C" fn raft_log_get_current_idx(me: *mut raft_log_t) -> raft_index_t {
+    log_ref(me).map_or(0, |l| l.log.current_idx())
+}
+
+/// Empty the log (after the `log_clear` hooks) so that `idx` is its base.
+///
+/// # Safety
+/// `me` must be NULL or a live log.
+#[no_mangle]
+pub unsafe extern "C" fn raft_log_load_from_snapshot(me: *mut raft_log_t, idx: raft_index_t, _term: raft_term_t) -> c_int {
+    let Some(l) = log_ref(me) else { return RAFT_ERR_MISUSE };
+    guard(RAFT_ERR_MISUSE, || {
+        l.clear_hooks();
+        l.log.reset_to(idx);
+        0
+    })
+}
+
+/// Index before the first stored entry.
+///
+/// # Safety
+/// `me` must be NULL or a live log.
+#[no_mangle]
+pub unsafe extern "C" fn raft_log_get_base(me: *mut raft_log_t) -> raft_index_t {
+    log_ref(me).map_or(0, |l| l.log.base())
+}
+
+// ---- raft_log_internal_impl ----
+
+unsafe fn internal<'a>(log: *mut c_void) -> Option<&'a raft_log_t> {
+    log_ref(log as *mut raft_log_t)
+}
+
+unsafe extern "C" fn li_init(raft: *mut c_void, arg: *mut c_void) -> *mut c_void {
+    let l = raft_log_new();
+    if let Some(log) = l.as_ref() {
+        log.raft.set(raft);
+        if let Some(cbs) = (arg as *const raft_log_cbs_t).as_ref() {
+            log.cbs.set(*cbs);
+        }
+    }
+    l.cast()
+}
+
+unsafe extern "C" fn li_free(log: *mut c_void) {
+    raft_log_free(log.cast())
+}
+
+unsafe extern "C" fn li_reset(log: *mut c_void, first_idx: raft_index_t, _term: raft_term_t) {
+    if let Some(l) = internal(log) {
+        guard((), || l.reset(first_idx))
+    }
+}
+
+unsafe extern "C" fn li_append(log: *mut c_void, entry: *mut raft_entry_t) -> c_int {
+    let (Some(l), Some(e)) = (internal(log), CEntry::from_borrowed(entry)) else { return RAFT_ERR_MISUSE };
+    guard(RAFT_ERR_MISUSE, || {
+        let r = l.append_owned(e.clone());
+        // On success the log keeps the clone; on failure drop our hold too.
+        drop(e);
+        if r.is_err() {
+            raft_entry_release(entry);
+        }
+        core::to_code(r)
+    })
+}
+
+use super::entry::raft_entry_release;
+
+unsafe extern "C" fn li_poll(log: *mut c_void, first_idx: raft_index_t) -> c_int {
+    let Some(l) = internal(log) else { return RAFT_ERR_MISUSE };
+    guard(RAFT_ERR_MISUSE, || core::to_code(l.poll_to(first_idx)))
+}
+
+unsafe extern "C" fn li_pop(log: *mut c_void, from_idx: raft_index_t, cb: raft_entry_notify_f, cb_arg: *mut c_void) -> c_int {
+    let Some(l) = internal(log) else { return RAFT_ERR_MISUSE };
+    guard(RAFT_ERR_MISUSE, || {
+        core::to_code(l.delete(from_idx, &mut |e, idx| {
+            if let Some(f) = cb {
+                f(cb_arg, e.as_ptr(), idx)
+            }
+        }))
+    })
+}
+
+unsafe extern "C" fn li_get(log: *mut c_void, idx: raft_index_t) -> *mut raft_entry_t {
+    internal(log).and_then(|l| l.log.get(idx)).map_or(ptr::null_mut(), CEntry::into_raw)
+}
+
+unsafe extern "C" fn li_get_batch(log: *mut c_void, idx: raft_index_t, entries_n: raft_index_t, entries: *mut *mut raft_entry_t) -> raft_index_t {
+    let Some(l) = internal(log) else { return 0 };
+    if entries.is_null() || entries_n <= 0 {
+        return 0;
+    }
+    guard(0, || {
+        let mut out = Vec::new();
+        l.log.get_batch(idx, entries_n, &mut out);
+        let n = out.len();
+        for (i, e) in out.into_iter().enumerate() {
+            *entries.add(i) = e.into_raw();
+        }
+        n as raft_index_t
+    })
+}
+
+unsafe extern "C" fn li_first_idx(log: *mut c_void) -> raft_index_t {
+    internal(log).map_or(0, |l| l.log.base() + 1)
+}
+
+unsafe extern "C" fn li_current_idx(log: *mut c_void) -> raft_index_t {
+    internal(log).map_or(0, |l| l.log.current_idx())
+}
+
+unsafe extern "C" fn li_count(log: *mut c_void) -> raft_index_t {
+    internal(log).map_or(0, |l| l.log.count())
+}
+
+unsafe extern "C" fn li_sync(_log: *mut c_void) -> c_int {
+    0
+}
+
+/// The built-in in-memory log as a `raft_log_impl_t`; `init`'s `arg` may
+/// point to a `raft_log_cbs_t` to install.
+#[no_mangle]
+pub static raft_log_internal_impl: raft_log_impl_t = raft_log_impl_t {
+    init: Some(li_init),
+    free: Some(li_free),
+    reset: Some(li_reset),
+    append: Some(li_append),
+    poll: Some(li_poll),
+    pop: Some(li_pop),
+    get: Some(li_get),
+    get_batch: Some(li_get_batch),
+    first_idx: Some(li_first_idx),
+    current_idx: Some(li_current_idx),
+    count: Some(li_count),
+    sync: Some(li_sync),
+};
+
+// ---- VtableLog ----
+
+/// Any `raft_log_impl_t` (the built-in one included) as a `core::LogStore`.
+///
+/// The vtable is copied, so the caller's struct need not outlive the server.
+/// Missing function pointers act as an empty, always-succeeding log. The
+/// built-in log is driven directly, without the C calls.
+pub struct VtableLog {
+    vt: raft_log_impl_t,
+    log: *mut c_void,
+    builtin: bool,
+}
+
+impl VtableLog {
+    /// Create the log with `impl_->init(raft, arg)`; `None` when `impl_` is NULL.
+    ///
+    /// # Safety
+    /// `impl_` must be NULL or a valid vtable whose functions accept `arg`.
+    pub unsafe fn new(impl_: *const raft_log_impl_t, raft: *mut raft_server_t, arg: *mut c_void) -> Option<VtableLog> {
+        let vt = *impl_.as_ref()?;
+        let builtin = ptr::eq(impl_, &raft_log_internal_impl);
+        let log = match vt.init {
+            Some(init) => init(raft.cast(), arg),
+            None => ptr::null_mut(),
+        };
+        Some(VtableLog { vt, log, builtin })
+    }
+
+    /// The log handle `init` returned (what `raft_get_log` gives out).
+    pub fn handle(&self) -> *mut c_void {
+        self.log
+    }
+
+    fn builtin(&self) -> Option<&raft_log_t> {
+        // SAFETY: for the built-in vtable, `log` came from `li_init` and lives until drop.
+        if self.builtin { unsafe { internal(self.log) } } else { None }
+    }
+}
+
+impl Drop for VtableLog {
+    fn drop(&mut self) {
+        if let Some(free) = self.vt.free {
+            // SAFETY: `log` came from this vtable's init and is freed once.
+            unsafe { free(self.log) }
+        }
+    }
+}
+
+unsafe extern "C" fn notify_trampoline(arg: *mut c_void, entry: *mut raft_entry_t, idx: raft_index_t) {
+    let f = &mut *(arg as *mut &mut dyn FnMut(&CEntry, Index));
+    guard((), || {
+        CEntry::with_raw(entry, |e| {
+            if let Some(e) = e {
+                f(e, idx)
+            }
+        })
+    })
+}
+
+impl LogStore<CEntry> for VtableLog {
+    fn reset(&self, first_idx: Index, term: Term) {
+        if let Some(l) = self.builtin() {
+            return l.reset(first_idx);
+        }
+        if let Some(f) = self.vt.reset {
+            unsafe { f(self.log, first_idx, term) }
+        }
+    }
+
+    fn append(&self, entry: &CEntry) -> core::Result<()> {
+        if let Some(l) = self.builtin() {
+            return l.append_owned(entry.clone());
+        }
+        match self.vt.append {
+            Some(f) => Error::check(unsafe { f(self.log, entry.as_ptr()) }),
+            None => Ok(()),
+        }
+    }
+
+    fn poll(&self, first_idx: Index) -> core::Result<()> {
+        if let Some(l) = self.builtin() {
+            return l.poll_to(first_idx);
+        }
+        match self.vt.poll {
+            Some(f) => Error::check(unsafe { f(self.log, first_idx) }),
+            None => Ok(()),
+        }
+    }
+
+    fn pop(&self, from_idx: Index, notify: &mut dyn FnMut(&CEntry, Index)) -> core::Result<()> {
+        if let Some(l) = self.builtin() {
+            return l.delete(from_idx, notify);
+        }
+        let Some(f) = self.vt.pop else { return Ok(()) };
+        let mut notify = notify;
+        let arg = &mut notify as *mut &mut dyn FnMut(&CEntry, Index) as *mut c_void;
+        Error::check(unsafe { f(self.log, from_idx, Some(notify_trampoline), arg) })
+    }
+
+    fn get(&self, idx: Index) -> Option<CEntry> {
+        if let Some(l) = self.builtin() {
+            return l.log.get(idx);
+        }
+        let f = self.vt.get?;
+        unsafe { CEntry::from_owned(f(self.log, idx)) }
+    }
+
+    fn get_batch(&self, idx: Index, max: Index, out: &mut Vec<CEntry>) -> Index {
+        if let Some(l) = self.builtin() {
+            return l.log.get_batch(idx, max, out);
+        }
+        let Some(f) = self.vt.get_batch else { return 0 };
+        if max <= 0 {
+            return 0;
+        }
+        // Bound the scratch buffer; a shorter batch is always allowed.
+        let max = max.min(1 << 16);
+        let mut buf: Vec<*mut raft_entry_t> = vec![ptr::null_mut(); max as usize];
+        let n = unsafe { f(self.log, idx, max, buf.as_mut_ptr()) }.clamp(0, max);
+        let before = out.len();
+        out.extend(buf[..n as usize].iter().filter_map(|&p| unsafe { CEntry::from_owned(p) }));
+        (out.len() - before) as Index
+    }
+
+    fn first_idx(&self) -> Index {
+        if let Some(l) = self.builtin() {
+            return l.log.base() + 1;
+        }
+        self.vt.first_idx.map_or(1, |f| unsafe { f(self.log) })
+    }
+
+    fn current_idx(&self) -> Index {
+        if let Some(l) = self.builtin() {
+            return l.log.current_idx();
+        }
+        self.vt.current_idx.map_or(0, |f| unsafe { f(self.log) })
+    }
+
+    fn count(&self) -> Index {
+        if let Some(l) = self.builtin() {
+            return l.log.count();
+        }
+        self.vt.count.map_or(0, |f| unsafe { f(self.log) })
+    }
+
+    fn sync(&self) -> core::Result<()> {
+        if self.builtin {
+            return Ok(());
+        }
+        match self.vt.sync {
+            Some(f) => Error::check(unsafe { f(self.log) }),
+            None => Ok(()),
+        }
+    }
+}
