@@ -60,33 +60,6 @@ typedef struct raft_log_impl_t {
   int (*sync)(void *log);
 } raft_log_impl_t;
 
-typedef int raft_error_e;
-
-typedef int raft_membership_e;
-
-typedef int raft_state_e;
-
-typedef int raft_leader_transfer_e;
-
-typedef int raft_config_e;
-
-typedef int raft_logtype_e;
-
-typedef struct raft_entry_t raft_entry_req_t;
-
-typedef struct raft_entry_resp_t {
-  raft_entry_id_t id;
-  raft_term_t term;
-  raft_index_t idx;
-} raft_entry_resp_t;
-
-typedef struct raft_snapshot_chunk_t {
-  raft_size_t offset;
-  void *data;
-  raft_size_t len;
-  int last_chunk;
-} raft_snapshot_chunk_t;
-
 typedef struct raft_requestvote_req_t {
   int prevote;
   raft_term_t term;
@@ -95,29 +68,9 @@ typedef struct raft_requestvote_req_t {
   raft_term_t last_log_term;
 } raft_requestvote_req_t;
 
-typedef struct raft_requestvote_resp_t {
-  int prevote;
-  raft_term_t request_term;
-  raft_term_t term;
-  int vote_granted;
-} raft_requestvote_resp_t;
+typedef int (*raft_send_requestvote_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_requestvote_req_t *msg);
 
-typedef struct raft_snapshot_req_t {
-  raft_term_t term;
-  raft_node_id_t leader_id;
-  raft_msg_id_t msg_id;
-  raft_index_t snapshot_index;
-  raft_term_t snapshot_term;
-  struct raft_snapshot_chunk_t chunk;
-} raft_snapshot_req_t;
-
-typedef struct raft_snapshot_resp_t {
-  raft_msg_id_t msg_id;
-  raft_term_t term;
-  raft_size_t offset;
-  int success;
-  int last_chunk;
-} raft_snapshot_resp_t;
+typedef struct raft_entry_t raft_entry_req_t;
 
 typedef struct raft_appendentries_req_t {
   raft_node_id_t leader_id;
@@ -130,16 +83,23 @@ typedef struct raft_appendentries_req_t {
   raft_entry_req_t **entries;
 } raft_appendentries_req_t;
 
-typedef struct raft_appendentries_resp_t {
-  raft_msg_id_t msg_id;
-  raft_term_t term;
-  int success;
-  raft_index_t current_idx;
-} raft_appendentries_resp_t;
-
-typedef int (*raft_send_requestvote_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_requestvote_req_t *msg);
-
 typedef int (*raft_send_appendentries_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_appendentries_req_t *msg);
+
+typedef struct raft_snapshot_chunk_t {
+  raft_size_t offset;
+  void *data;
+  raft_size_t len;
+  int last_chunk;
+} raft_snapshot_chunk_t;
+
+typedef struct raft_snapshot_req_t {
+  raft_term_t term;
+  raft_node_id_t leader_id;
+  raft_msg_id_t msg_id;
+  raft_index_t snapshot_index;
+  raft_term_t snapshot_term;
+  struct raft_snapshot_chunk_t chunk;
+} raft_snapshot_req_t;
 
 typedef int (*raft_send_snapshot_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_snapshot_req_t *msg);
 
@@ -159,9 +119,15 @@ typedef raft_node_id_t (*raft_get_node_id_f)(struct raft_server_t *raft, void *u
 
 typedef int (*raft_node_has_sufficient_logs_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node);
 
+typedef int raft_membership_e;
+
 typedef void (*raft_membership_event_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_entry_t *entry, raft_membership_e type_);
 
+typedef int raft_state_e;
+
 typedef void (*raft_state_event_f)(struct raft_server_t *raft, void *user_data, raft_state_e state);
+
+typedef int raft_leader_transfer_e;
 
 typedef void (*raft_transfer_event_f)(struct raft_server_t *raft, void *user_data, raft_leader_transfer_e result);
 
@@ -200,6 +166,42 @@ typedef struct raft_cbs_t {
   raft_timestamp_f timestamp;
 } raft_cbs_t;
 
+typedef struct raft_appendentries_resp_t {
+  raft_msg_id_t msg_id;
+  raft_term_t term;
+  int success;
+  raft_index_t current_idx;
+} raft_appendentries_resp_t;
+
+typedef struct raft_requestvote_resp_t {
+  int prevote;
+  raft_term_t request_term;
+  raft_term_t term;
+  int vote_granted;
+} raft_requestvote_resp_t;
+
+typedef struct raft_entry_resp_t {
+  raft_entry_id_t id;
+  raft_term_t term;
+  raft_index_t idx;
+} raft_entry_resp_t;
+
+typedef void (*raft_read_request_callback_f)(void *arg, int can_read);
+
+typedef int raft_error_e;
+
+typedef int raft_config_e;
+
+typedef int raft_logtype_e;
+
+typedef struct raft_snapshot_resp_t {
+  raft_msg_id_t msg_id;
+  raft_term_t term;
+  raft_size_t offset;
+  int success;
+  int last_chunk;
+} raft_snapshot_resp_t;
+
 /**
  * The older per-event hooks of the built-in log.
  */
@@ -209,8 +211,6 @@ typedef struct raft_log_cbs_t {
   raft_logentry_event_f log_pop;
   raft_logentry_event_f log_clear;
 } raft_log_cbs_t;
-
-typedef void (*raft_read_request_callback_f)(void *arg, int can_read);
 
 #define RAFT_NODE_ID_NONE -1
 
@@ -466,6 +466,29 @@ int raft_node_is_addition_committed(raft_node_t *me);
 void raft_node_set_addition_committed(raft_node_t *me, int committed);
 
 /**
+ * A new server over the built-in in-memory log.
+ */
+struct raft_server_t *raft_new(void);
+
+/**
+ * A new server over `log_impl`, whose `init(server, log_arg)` creates the
+ * log. NULL when `log_impl` is NULL or `init` returns NULL.
+ *
+ * # Safety
+ * `log_impl` must be NULL or a valid vtable accepting `log_arg`.
+ */
+struct raft_server_t *raft_new_with_log(const struct raft_log_impl_t *log_impl, void *log_arg);
+
+/**
+ * Free the server, its nodes and its log. Queued reads are answered with
+ * `can_read = 0` first.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`, not used afterwards.
+ */
+void raft_destroy(struct raft_server_t *me);
+
+/**
  * The user data given to `raft_set_callbacks`; NULL for NULL or a non-server pointer.
  *
  * # Safety
@@ -473,6 +496,184 @@ void raft_node_set_addition_committed(raft_node_t *me, int committed);
  * point to 8 readable bytes.
  */
 void *raft_get_udata(struct raft_server_t *me);
+
+/**
+ * Install the callbacks (copied) and the user data passed to them.
+ *
+ * # Safety
+ * `me` must be NULL or a server; `funcs` NULL or a valid `raft_cbs_t`.
+ */
+void raft_set_callbacks(struct raft_server_t *me, struct raft_cbs_t *funcs, void *user_data);
+
+/**
+ * The role's name.
+ *
+ * # Safety
+ * `me` must be NULL or a server.
+ */
+const char *raft_get_state_str(struct raft_server_t *me);
+
+/**
+ * # Safety
+ * `me` must be NULL or a server.
+ */
+int raft_restore_metadata(struct raft_server_t *me, raft_term_t term, raft_node_id_t vote);
+
+/**
+ * # Safety
+ * `me` must be NULL or a server.
+ */
+raft_node_t *raft_add_node(struct raft_server_t *me, void *user_data, raft_node_id_t id, int is_self);
+
+/**
+ * # Safety
+ * `me` must be NULL or a server.
+ */
+raft_node_t *raft_add_non_voting_node(struct raft_server_t *me, void *udata, raft_node_id_t id, int is_self);
+
+/**
+ * Remove and free `node`; a node not in this server is ignored.
+ *
+ * # Safety
+ * `me` must be NULL or a server.
+ */
+void raft_remove_node(struct raft_server_t *me, raft_node_t *node);
+
+/**
+ * # Safety
+ * `me` must be NULL or a server; `req` and `resp` NULL or valid.
+ */
+int raft_recv_appendentries(struct raft_server_t *me, raft_node_t *_node, struct raft_appendentries_req_t *req, struct raft_appendentries_resp_t *resp);
+
+/**
+ * Responses from nodes that are not (or no longer) in the configuration are ignored.
+ *
+ * # Safety
+ * `me` must be NULL or a server; `resp` NULL or valid.
+ */
+int raft_recv_appendentries_response(struct raft_server_t *me, raft_node_t *node, struct raft_appendentries_resp_t *resp);
+
+/**
+ * # Safety
+ * `me` must be NULL or a server; `req` and `resp` NULL or valid.
+ */
+int raft_recv_requestvote(struct raft_server_t *me, raft_node_t *_node, struct raft_requestvote_req_t *req, struct raft_requestvote_resp_t *resp);
+
+/**
+ * # Safety
+ * `me` must be NULL or a server; `resp` NULL or valid.
+ */
+int raft_recv_requestvote_response(struct raft_server_t *me, raft_node_t *node, struct raft_requestvote_resp_t *resp);
+
+/**
+ * Submit an entry (leader only). Its term is set to the current term; the
+ * log keeps its own reference and the caller still releases its own.
+ *
+ * # Safety
+ * `me` must be NULL or a server; `req` NULL or a live entry; `resp` NULL or valid.
+ */
+int raft_recv_entry(struct raft_server_t *me, raft_entry_req_t *req, struct raft_entry_resp_t *resp);
+
+/**
+ * A held reference to the entry at `idx` (the caller releases it), or NULL.
+ *
+ * # Safety
+ * `me` must be NULL or a server.
+ */
+struct raft_entry_t *raft_get_entry_from_idx(struct raft_server_t *me, raft_index_t idx);
+
+/**
+ * The entries from `idx` on, as an array from `raft_malloc` of held
+ * references; the caller releases them and frees the array. NULL (and
+ * `*n_etys = 0`) when there are none.
+ *
+ * # Safety
+ * `me` must be NULL or a server; `n_etys` NULL or valid.
+ */
+struct raft_entry_t **raft_get_entries_from_idx(struct raft_server_t *me, raft_index_t idx, raft_index_t *n_etys);
+
+/**
+ * # Safety
+ * `me` must be NULL or a server.
+ */
+raft_node_t *raft_get_node(struct raft_server_t *me, raft_node_id_t id);
+
+/**
+ * The node at position `idx` (insertion order); NULL when out of range.
+ *
+ * # Safety
+ * `me` must be NULL or a server.
+ */
+raft_node_t *raft_get_node_from_idx(struct raft_server_t *me, raft_index_t idx);
+
+/**
+ * # Safety
+ * `me` must be NULL or a server.
+ */
+int raft_vote(struct raft_server_t *me, raft_node_t *node);
+
+/**
+ * # Safety
+ * `me` must be NULL or a server.
+ */
+int raft_vote_for_nodeid(struct raft_server_t *me, raft_node_id_t nodeid);
+
+/**
+ * # Safety
+ * `me` must be NULL or a server.
+ */
+int raft_set_current_term(struct raft_server_t *me, raft_term_t term);
+
+/**
+ * Set the commit index (never past the last entry, never backwards).
+ *
+ * # Safety
+ * `me` must be NULL or a server.
+ */
+void raft_set_commit_idx(struct raft_server_t *me, raft_index_t commit_idx);
+
+/**
+ * Append an entry as is (reloading a log at restart); the log holds its own reference.
+ *
+ * # Safety
+ * `me` must be NULL or a server; `ety` NULL or a live entry.
+ */
+int raft_append_entry(struct raft_server_t *me, struct raft_entry_t *ety);
+
+/**
+ * 1 committed, 0 not yet (or unknown), -1 overwritten by another leader.
+ *
+ * # Safety
+ * `me` must be NULL or a server; `r` NULL or valid.
+ */
+int raft_msg_entry_response_committed(struct raft_server_t *me, const struct raft_entry_resp_t *r);
+
+/**
+ * # Safety
+ * `me` must be NULL or a server; `ety` NULL or a live entry.
+ */
+void raft_handle_append_cfg_change(struct raft_server_t *me, struct raft_entry_t *ety, raft_index_t idx);
+
+/**
+ * Queue a linearizable read; `cb(cb_arg, 1)` once safe, `cb(cb_arg, 0)` if
+ * leadership is lost or the server is destroyed first.
+ *
+ * # Safety
+ * `me` must be NULL or a server; `cb` must accept `cb_arg` until it is called.
+ */
+int raft_recv_read_request(struct raft_server_t *me, raft_read_request_callback_f cb, void *cb_arg);
+
+/**
+ * # Safety
+ * `me` must be NULL or a server.
+ */
+int raft_transfer_leader(struct raft_server_t *me, raft_node_id_t node_id, long timeout);
+
+/**
+ * # Safety
+ * `me` must be NULL or a server.
+ */
+int raft_flush(struct raft_server_t *me, raft_index_t sync_index);
 
 #ifdef __cplusplus
 }  // extern "C"

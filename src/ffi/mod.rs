@@ -4,6 +4,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod boundary;
+pub mod callbacks;
 pub mod config;
 pub mod entry;
 pub mod heap;

@@ -1,42 +1,157 @@
 //! `raft_server_t` and the server exports.
 //!
 //! A `raft_server_t` starts with a magic number so that functions handed an
-//! arbitrary pointer (e.g. `raft_get_udata` from the internal log's callbacks)
+//! arbitrary pointer (e.g. `raft_get_udata` from the internal log's hooks)
 //! can tell a live server from anything else; `raft_destroy` clears it.
+//! Every export runs inside [`guard`]; a NULL or foreign server pointer gives
+//! `RAFT_ERR_MISUSE`, NULL or 0 instead of a crash. Node pointers are only
+//! trusted when they belong to the server.
 #![allow(non_camel_case_types)]
 
-use std::cell::Cell;
-use std::ffi::c_void;
+use std::cell::{Cell, OnceCell};
+use std::ffi::{c_char, c_int, c_long, c_void};
+use std::ptr;
+use std::rc::Rc;
+
+use super::boundary::guard;
+use super::callbacks::CHost;
+use super::entry::CEntry;
+use super::heap;
+use super::log::{raft_log_internal_impl, VtableLog};
+use super::types::*;
+use crate::core::{self, to_code, Node, Server, State};
 
 /// Marks a live `raft_server_t`.
 pub(crate) const SERVER_MAGIC: u64 = 0x7261_6674_2d72_7321; // "raft-rs!"
+
+/// The server as the C layer instantiates it.
+pub type CServer = Server<CEntry, VtableLog, CHost>;
 
 /// The server handle C code holds (opaque to C).
 pub struct raft_server_t {
     magic: Cell<u64>,
     /// The user's pointer passed to `raft_set_callbacks`.
     udata: Cell<*mut c_void>,
+    /// Set once the log's `init` returned (it receives this handle first).
+    server: OnceCell<CServer>,
 }
 
 impl raft_server_t {
     pub(crate) fn udata(&self) -> *mut c_void {
         self.udata.get()
     }
-    pub(crate) fn set_udata(&self, udata: *mut c_void) {
-        self.udata.set(udata)
-    }
 }
 
-/// The server behind `me`, or `None` for NULL or a pointer that is not a live server.
+/// The handle behind `me`, or `None` for NULL or a pointer that is not a live server.
 ///
 /// # Safety
 /// `me` must be NULL or point to readable memory at least as large as the magic.
-pub(crate) unsafe fn server<'a>(me: *mut raft_server_t) -> Option<&'a raft_server_t> {
-    if me.is_null() {
+pub(crate) unsafe fn handle<'a>(me: *mut raft_server_t) -> Option<&'a raft_server_t> {
+    let s = me.as_ref()?;
+    (s.magic.get() == SERVER_MAGIC).then_some(s)
+}
+
+/// The server behind `me` (see [`handle`]), once fully constructed.
+///
+/// # Safety
+/// As for [`handle`].
+pub(crate) unsafe fn server<'a>(me: *mut raft_server_t) -> Option<&'a CServer> {
+    handle(me)?.server.get()
+}
+
+/// The server's own `Rc` of the node `p` points at, if `p` is one of its nodes.
+fn node_of(s: &CServer, p: *mut raft_node_t) -> Option<Rc<Node>> {
+    if p.is_null() {
         return None;
     }
-    let s = &*me;
-    (s.magic.get() == SERVER_MAGIC).then_some(s)
+    s.nodes().into_iter().find(|n| ptr::eq(Rc::as_ptr(n), p as *const Node))
+}
+
+fn node_ptr(n: Option<Rc<Node>>) -> *mut raft_node_t {
+    // The server keeps its own Rc, so the pointer stays valid until removal.
+    n.map_or(ptr::null_mut(), |n| Rc::as_ptr(&n) as *mut raft_node_t)
+}
+
+/// Run `f` on the server behind `me` inside the panic guard; `default` for a bad pointer.
+unsafe fn with<T>(me: *mut raft_server_t, default: T, f: impl FnOnce(&CServer) -> T) -> T {
+    match server(me) {
+        Some(s) => guard(default, || f(s)),
+        None => default,
+    }
+}
+
+/// Define exports that take only the server and return a value.
+macro_rules! getters {
+    ($($(#[$doc:meta])* $name:ident -> $ty:ty = $default:expr, |$s:ident| $body:expr;)*) => {$(
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// `me` must be NULL or a server from `raft_new*`.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(me: *mut raft_server_t) -> $ty {
+            with(me, $default, |$s| $body)
+        }
+    )*};
+}
+
+const MISUSE: c_int = RAFT_ERR_MISUSE;
+
+/// A new server over the built-in in-memory log.
+#[no_mangle]
+pub extern "C" fn raft_new() -> *mut raft_server_t {
+    unsafe { raft_new_with_log(&raft_log_internal_impl, ptr::null_mut()) }
+}
+
+/// A new server over `log_impl`, whose `init(server, log_arg)` creates the
+/// log. NULL when `log_impl` is NULL or `init` returns NULL.
+///
+/// # Safety
+/// `log_impl` must be NULL or a valid vtable accepting `log_arg`.
+#[no_mangle]
+pub unsafe extern "C" fn raft_new_with_log(log_impl: *const raft_log_impl_t, log_arg: *mut c_void) -> *mut raft_server_t {
+    guard(ptr::null_mut(), || {
+        if log_impl.is_null() {
+            return ptr::null_mut();
+        }
+        let me = Box::into_raw(Box::new(raft_server_t {
+            magic: Cell::new(SERVER_MAGIC),
+            udata: Cell::new(ptr::null_mut()),
+            server: OnceCell::new(),
+        }));
+        let log = match VtableLog::new(log_impl, me, log_arg) {
+            Some(log) if !log.handle().is_null() => log,
+            other => {
+                // init failed: nothing to free, as upstream.
+                std::mem::forget(other);
+                (*me).magic.set(0);
+                drop(Box::from_raw(me));
+                return ptr::null_mut();
+            }
+        };
+        let s = Server::new(log, CHost::new(me));
+        let _ = (*me).server.set(s);
+        if let Some(s) = (*me).server.get() {
+            s.randomize_election_timeout();
+        }
+        me
+    })
+}
+
+/// Free the server, its nodes and its log. Queued reads are answered with
+/// `can_read = 0` first.
+///
+/// # Safety
+/// `me` must be NULL or a server from `raft_new*`, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn raft_destroy(me: *mut raft_server_t) {
+    let Some(h) = handle(me) else { return };
+    guard((), || {
+        if let Some(s) = h.server.get() {
+            s.fail_reads();
+        }
+        h.magic.set(0);
+        drop(Box::from_raw(me));
+    })
 }
 
 /// The user data given to `raft_set_callbacks`; NULL for NULL or a non-server pointer.
@@ -46,5 +161,487 @@ pub(crate) unsafe fn server<'a>(me: *mut raft_server_t) -> Option<&'a raft_serve
 /// point to 8 readable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn raft_get_udata(me: *mut raft_server_t) -> *mut c_void {
-    server(me).map_or(std::ptr::null_mut(), |s| s.udata())
+    handle(me).map_or(ptr::null_mut(), |s| s.udata())
 }
+
+/// Install the callbacks (copied) and the user data passed to them.
+///
+/// # Safety
+/// `me` must be NULL or a server; `funcs` NULL or a valid `raft_cbs_t`.
+#[no_mangle]
+pub unsafe extern "C" fn raft_set_callbacks(me: *mut raft_server_t, funcs: *mut raft_cbs_t, user_data: *mut c_void) {
+    let Some(h) = handle(me) else { return };
+    h.udata.set(user_data);
+    if let Some(s) = h.server.get() {
+        s.host().set_callbacks(funcs.as_ref().copied().unwrap_or_default());
+    }
+}
+
+getters! {
+    /// Forget term, vote, nodes and log.
+    raft_clear -> () = (), |s| s.clear();
+    raft_periodic -> c_int = MISUSE, |s| to_code(s.periodic());
+    raft_get_nodeid -> raft_node_id_t = RAFT_NODE_ID_NONE, |s| s.my_id();
+    raft_get_my_node -> *mut raft_node_t = ptr::null_mut(), |s| node_ptr(s.my_node());
+    raft_get_num_nodes -> c_int = 0, |s| s.num_nodes() as c_int;
+    raft_get_num_voting_nodes -> c_int = 0, |s| s.num_voting_nodes() as c_int;
+    raft_get_log_count -> raft_index_t = 0, |s| s.log_count();
+    raft_get_current_term -> raft_term_t = 0, |s| s.current_term();
+    raft_get_current_idx -> raft_index_t = 0, |s| s.current_idx();
+    raft_get_commit_idx -> raft_index_t = 0, |s| s.commit_idx();
+    raft_is_follower -> c_int = 0, |s| s.is_follower() as c_int;
+    raft_is_leader -> c_int = 0, |s| s.is_leader() as c_int;
+    raft_is_precandidate -> c_int = 0, |s| s.is_precandidate() as c_int;
+    raft_is_candidate -> c_int = 0, |s| s.is_candidate() as c_int;
+    raft_get_timeout_elapsed -> raft_time_t = 0, |s| s.timeout_elapsed();
+    raft_get_last_applied_idx -> raft_index_t = 0, |s| s.last_applied_idx();
+    raft_get_nvotes_for_me -> c_int = 0, |s| s.nvotes_for_me() as c_int;
+    raft_get_voted_for -> raft_node_id_t = RAFT_NODE_ID_NONE, |s| s.voted_for();
+    raft_get_leader_id -> raft_node_id_t = RAFT_NODE_ID_NONE, |s| s.leader_id();
+    raft_get_leader_node -> *mut raft_node_t = ptr::null_mut(), |s| node_ptr(s.node(s.leader_id()));
+    raft_pop_entry -> c_int = MISUSE, |s| to_code(s.pop_entry());
+    raft_get_state -> c_int = 0, |s| s.state().as_raw();
+    raft_get_last_log_term -> raft_term_t = 0, |s| s.last_log_term();
+    raft_apply_all -> c_int = MISUSE, |s| to_code(s.apply_all());
+    raft_become_leader -> c_int = MISUSE, |s| to_code(s.become_leader());
+    raft_become_follower -> () = (), |s| s.become_follower();
+    raft_become_candidate -> c_int = MISUSE, |s| to_code(s.become_candidate());
+    raft_become_precandidate -> c_int = MISUSE, |s| to_code(s.become_precandidate());
+    /// A held reference the caller releases; NULL when nothing was applied.
+    raft_get_last_applied_entry -> *mut raft_entry_t = ptr::null_mut(),
+        |s| s.entry_at(s.last_applied_idx()).map_or(ptr::null_mut(), CEntry::into_raw);
+    raft_get_first_entry_idx -> raft_index_t = 0, |s| s.first_entry_idx();
+    raft_voting_change_is_in_progress -> c_int = 0, |s| s.voting_change_is_in_progress() as c_int;
+    /// The log handle its `init` returned.
+    raft_get_log -> *mut c_void = ptr::null_mut(), |s| s.log().handle();
+    raft_get_transfer_leader -> raft_node_id_t = RAFT_NODE_ID_NONE, |s| s.transfer_leader_target();
+    raft_timeout_now -> c_int = MISUSE, |s| to_code(s.timeout_now());
+    /// With auto-flush off: the index to make durable before `raft_flush`, or 0.
+    raft_get_index_to_sync -> raft_index_t = 0, |s| s.index_to_sync();
+    raft_pending_operations -> c_int = 0, |s| s.pending_operations() as c_int;
+    raft_randomize_election_timeout -> () = (), |s| s.randomize_election_timeout();
+    raft_send_appendentries_all -> c_int = MISUSE, |s| to_code(s.send_appendentries_all());
+    /// 0 when an entry was applied, -1 when there was none to apply.
+    raft_apply_entry -> c_int = MISUSE, |s| match s.apply_entry() {
+        Ok(true) => 0,
+        Ok(false) => -1,
+        Err(e) => e.code(),
+    };
+    raft_is_single_node_voting_cluster -> c_int = 0, |s| s.is_single_node_voting_cluster() as c_int;
+    raft_get_msg_id -> raft_msg_id_t = 0, |s| s.msg_id();
+    raft_exec_operations -> c_int = MISUSE, |s| to_code(s.exec_operations());
+    /// Rebuild the configuration from the loaded log at restart.
+    raft_restore_log -> c_int = MISUSE, |s| to_code(s.restore_log());
+}
+
+/// The role's name.
+///
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_get_state_str(me: *mut raft_server_t) -> *const c_char {
+    let name: &'static [u8] = match server(me).map(|s| s.state()) {
+        Some(State::Follower) => b"follower\0",
+        Some(State::PreCandidate) => b"pre-candidate\0",
+        Some(State::Candidate) => b"candidate\0",
+        Some(State::Leader) => b"leader\0",
+        None => b"unknown\0",
+    };
+    name.as_ptr() as *const c_char
+}
+
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_restore_metadata(me: *mut raft_server_t, term: raft_term_t, vote: raft_node_id_t) -> c_int {
+    with(me, MISUSE, |s| to_code(s.restore_metadata(term, vote)))
+}
+
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_add_node(
+    me: *mut raft_server_t,
+    user_data: *mut c_void,
+    id: raft_node_id_t,
+    is_self: c_int,
+) -> *mut raft_node_t {
+    with(me, ptr::null_mut(), |s| node_ptr(s.add_node(user_data as usize, id, is_self != 0)))
+}
+
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_add_non_voting_node(
+    me: *mut raft_server_t,
+    udata: *mut c_void,
+    id: raft_node_id_t,
+    is_self: c_int,
+) -> *mut raft_node_t {
+    with(me, ptr::null_mut(), |s| node_ptr(s.add_non_voting_node(udata as usize, id, is_self != 0)))
+}
+
+/// Remove and free `node`; a node not in this server is ignored.
+///
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_remove_node(me: *mut raft_server_t, node: *mut raft_node_t) {
+    with(me, (), |s| {
+        if let Some(n) = node_of(s, node) {
+            s.remove_node(&n);
+        }
+    })
+}
+
+/// # Safety
+/// `me` must be NULL or a server; `req` and `resp` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn raft_recv_appendentries(
+    me: *mut raft_server_t,
+    _node: *mut raft_node_t,
+    req: *mut raft_appendentries_req_t,
+    resp: *mut raft_appendentries_resp_t,
+) -> c_int {
+    let (Some(req), Some(resp)) = (req.as_ref(), resp.as_mut()) else { return MISUSE };
+    with(me, MISUSE, |s| {
+        // Entries are held for as long as we use them; the caller keeps its own.
+        let msg = req.to_core();
+        let (r, e) = s.recv_appendentries(&msg);
+        *resp = raft_appendentries_resp_t::from(&r);
+        to_code(e)
+    })
+}
+
+/// Responses from nodes that are not (or no longer) in the configuration are ignored.
+///
+/// # Safety
+/// `me` must be NULL or a server; `resp` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn raft_recv_appendentries_response(
+    me: *mut raft_server_t,
+    node: *mut raft_node_t,
+    resp: *mut raft_appendentries_resp_t,
+) -> c_int {
+    let Some(resp) = resp.as_ref() else { return MISUSE };
+    with(me, MISUSE, |s| {
+        let n = node_of(s, node);
+        to_code(s.recv_appendentries_response(n.as_deref(), &resp.into()))
+    })
+}
+
+/// # Safety
+/// `me` must be NULL or a server; `req` and `resp` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn raft_recv_requestvote(
+    me: *mut raft_server_t,
+    _node: *mut raft_node_t,
+    req: *mut raft_requestvote_req_t,
+    resp: *mut raft_requestvote_resp_t,
+) -> c_int {
+    let (Some(req), Some(resp)) = (req.as_ref(), resp.as_mut()) else { return MISUSE };
+    with(me, MISUSE, |s| {
+        let (r, e) = s.recv_requestvote(&req.into());
+        *resp = raft_requestvote_resp_t::from(&r);
+        to_code(e)
+    })
+}
+
+/// # Safety
+/// `me` must be NULL or a server; `resp` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn raft_recv_requestvote_response(
+    me: *mut raft_server_t,
+    node: *mut raft_node_t,
+    resp: *mut raft_requestvote_resp_t,
+) -> c_int {
+    let Some(resp) = resp.as_ref() else { return MISUSE };
+    with(me, MISUSE, |s| {
+        let n = node_of(s, node);
+        to_code(s.recv_requestvote_response(n.as_deref(), &resp.into()))
+    })
+}
+
+/// Submit an entry (leader only). Its term is set to the current term; the
+/// log keeps its own reference and the caller still releases its own.
+///
+/// # Safety
+/// `me` must be NULL or a server; `req` NULL or a live entry; `resp` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn raft_recv_entry(me: *mut raft_server_t, req: *mut raft_entry_req_t, resp: *mut raft_entry_resp_t) -> c_int {
+    let Some(e) = CEntry::from_borrowed(req) else { return MISUSE };
+    with(me, MISUSE, |s| {
+        let mut out = None;
+        let r = s.submit_entry(&e, &mut out);
+        if let (Some(o), Some(resp)) = (out, resp.as_mut()) {
+            *resp = raft_entry_resp_t::from(&o);
+        }
+        to_code(r)
+    })
+}
+
+/// A held reference to the entry at `idx` (the caller releases it), or NULL.
+///
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_get_entry_from_idx(me: *mut raft_server_t, idx: raft_index_t) -> *mut raft_entry_t {
+    with(me, ptr::null_mut(), |s| s.entry_at(idx).map_or(ptr::null_mut(), CEntry::into_raw))
+}
+
+/// The entries from `idx` on, as an array from `raft_malloc` of held
+/// references; the caller releases them and frees the array. NULL (and
+/// `*n_etys = 0`) when there are none.
+///
+/// # Safety
+/// `me` must be NULL or a server; `n_etys` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn raft_get_entries_from_idx(
+    me: *mut raft_server_t,
+    idx: raft_index_t,
+    n_etys: *mut raft_index_t,
+) -> *mut *mut raft_entry_t {
+    if let Some(n) = n_etys.as_mut() {
+        *n = 0;
+    }
+    if n_etys.is_null() {
+        return ptr::null_mut();
+    }
+    with(me, ptr::null_mut(), |s| {
+        let entries = s.entries_from_idx(idx);
+        if entries.is_empty() {
+            return ptr::null_mut();
+        }
+        let arr = heap::malloc(entries.len() * std::mem::size_of::<*mut raft_entry_t>()) as *mut *mut raft_entry_t;
+        if arr.is_null() {
+            return ptr::null_mut();
+        }
+        *n_etys = entries.len() as raft_index_t;
+        for (i, e) in entries.into_iter().enumerate() {
+            *arr.add(i) = e.into_raw();
+        }
+        arr
+    })
+}
+
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_get_node(me: *mut raft_server_t, id: raft_node_id_t) -> *mut raft_node_t {
+    with(me, ptr::null_mut(), |s| node_ptr(s.node(id)))
+}
+
+/// The node at position `idx` (insertion order); NULL when out of range.
+///
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_get_node_from_idx(me: *mut raft_server_t, idx: raft_index_t) -> *mut raft_node_t {
+    with(me, ptr::null_mut(), |s| match usize::try_from(idx) {
+        Ok(i) => node_ptr(s.node_at(i)),
+        Err(_) => ptr::null_mut(),
+    })
+}
+
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_vote(me: *mut raft_server_t, node: *mut raft_node_t) -> c_int {
+    with(me, MISUSE, |s| {
+        // A foreign node pointer is still read for its id, as upstream does.
+        let id = node_of(s, node).map_or_else(|| node.as_ref().map_or(RAFT_NODE_ID_NONE, |n| n.id()), |n| n.id());
+        to_code(s.vote_for_nodeid(id))
+    })
+}
+
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_vote_for_nodeid(me: *mut raft_server_t, nodeid: raft_node_id_t) -> c_int {
+    with(me, MISUSE, |s| to_code(s.vote_for_nodeid(nodeid)))
+}
+
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_set_current_term(me: *mut raft_server_t, term: raft_term_t) -> c_int {
+    with(me, MISUSE, |s| to_code(s.set_current_term(term)))
+}
+
+/// Set the commit index (never past the last entry, never backwards).
+///
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_set_commit_idx(me: *mut raft_server_t, commit_idx: raft_index_t) {
+    with(me, (), |s| s.set_commit_idx(commit_idx))
+}
+
+/// Append an entry as is (reloading a log at restart); the log holds its own reference.
+///
+/// # Safety
+/// `me` must be NULL or a server; `ety` NULL or a live entry.
+#[no_mangle]
+pub unsafe extern "C" fn raft_append_entry(me: *mut raft_server_t, ety: *mut raft_entry_t) -> c_int {
+    let Some(e) = CEntry::from_borrowed(ety) else { return MISUSE };
+    with(me, MISUSE, |s| to_code(s.append_entry(&e)))
+}
+
+/// 1 committed, 0 not yet (or unknown), -1 overwritten by another leader.
+///
+/// # Safety
+/// `me` must be NULL or a server; `r` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn raft_msg_entry_response_committed(me: *mut raft_server_t, r: *const raft_entry_resp_t) -> c_int {
+    let Some(r) = r.as_ref() else { return 0 };
+    with(me, 0, |s| match s.entry_response_committed(&r.into()) {
+        Ok(c) => c as c_int,
+        Err(()) => -1,
+    })
+}
+
+/// # Safety
+/// `me` must be NULL or a server; `ety` NULL or a live entry.
+#[no_mangle]
+pub unsafe extern "C" fn raft_handle_append_cfg_change(me: *mut raft_server_t, ety: *mut raft_entry_t, idx: raft_index_t) {
+    let Some(e) = CEntry::from_borrowed(ety) else { return };
+    with(me, (), |s| s.handle_append_cfg_change(&e, idx))
+}
+
+/// Queue a linearizable read; `cb(cb_arg, 1)` once safe, `cb(cb_arg, 0)` if
+/// leadership is lost or the server is destroyed first.
+///
+/// # Safety
+/// `me` must be NULL or a server; `cb` must accept `cb_arg` until it is called.
+#[no_mangle]
+pub unsafe extern "C" fn raft_recv_read_request(
+    me: *mut raft_server_t,
+    cb: raft_read_request_callback_f,
+    cb_arg: *mut c_void,
+) -> c_int {
+    with(me, MISUSE, |s| {
+        let call = move |can_read: bool| {
+            if let Some(f) = cb {
+                f(cb_arg, can_read as c_int)
+            }
+        };
+        to_code(s.recv_read_request(Box::new(call)))
+    })
+}
+
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_transfer_leader(me: *mut raft_server_t, node_id: raft_node_id_t, timeout: c_long) -> c_int {
+    with(me, MISUSE, |s| to_code(s.transfer_leader(node_id, timeout as core::Time)))
+}
+
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_flush(me: *mut raft_server_t, sync_index: raft_index_t) -> c_int {
+    with(me, MISUSE, |s| to_code(s.flush(sync_index)))
+}
+
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_election_start(me: *mut raft_server_t, skip_precandidate: c_int) -> c_int {
+    with(me, MISUSE, |s| to_code(s.election_start(skip_precandidate != 0)))
+}
+
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_update_quorum_meta(me: *mut raft_server_t, id: raft_msg_id_t) {
+    with(me, (), |s| s.update_quorum_meta(id))
+}
+
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_send_requestvote(me: *mut raft_server_t, node: *mut raft_node_t) -> c_int {
+    with(me, MISUSE, |s| match node_of(s, node) {
+        Some(n) => to_code(s.send_requestvote(&n)),
+        None => RAFT_ERR_INVALID_NODEID,
+    })
+}
+
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_send_appendentries(me: *mut raft_server_t, node: *mut raft_node_t) -> c_int {
+    with(me, MISUSE, |s| match node_of(s, node) {
+        Some(n) => to_code(s.send_appendentries(&n)),
+        None => RAFT_ERR_INVALID_NODEID,
+    })
+}
+
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_set_last_applied_idx(me: *mut raft_server_t, idx: raft_index_t) {
+    with(me, (), |s| s.set_last_applied_idx(idx))
+}
+
+/// Set the role directly (tests); unknown values are ignored.
+///
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_set_state(me: *mut raft_server_t, state: c_int) {
+    with(me, (), |s| {
+        if let Some(st) = State::from_raw(state) {
+            s.set_state(st)
+        }
+    })
+}
+
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_reset_transfer_leader(me: *mut raft_server_t, timed_out: c_int) {
+    with(me, (), |s| s.reset_transfer_leader(timed_out != 0))
+}
+
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_periodic_internal(me: *mut raft_server_t, milliseconds: raft_time_t) -> c_int {
+    with(me, MISUSE, |s| to_code(s.periodic_internal(milliseconds)))
+}
+
+/// Remove `idx` and later (uncommitted) entries; `RAFT_ERR_MISUSE` for committed ones.
+///
+/// # Safety
+/// `me_` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_delete_entry_from_idx(me_: *mut raft_server_t, idx: raft_index_t) -> c_int {
+    with(me_, MISUSE, |s| to_code(s.delete_entry_from_idx(idx)))
+}
+
+/// Read a configuration value for the `raft_config` shim; `RAFT_ERR_NOTFOUND` for an unknown key.
+///
+/// # Safety
+/// `me` must be NULL or a server.
+pub(crate) unsafe fn config_get(me: *mut raft_server_t, key: c_int, out: &mut i64) -> c_int {
+    with(me, MISUSE, |s| match core::server::ConfigKey::from_raw(key) {
+        Some(k) => {
+            *out = s.config_get(k);
+            0
+        }
+        None => RAFT_ERR_NOTFOUND,
+    })
+}
+
+/// Set a configuration value for the `raft_config` shim.
+///
+/// # Safety
+/// `me` must be NULL or a server.
+pub(crate) unsafe fn config_set(me: *mut raft_server_t, key: c_int, value: i64) -> c_int {
+    with(me, MISUSE, |s| match core::server::ConfigKey::from_raw(key) {
+        Some(k) => to_code(s.config_set(k, value)),
+        None => RAFT_ERR_NOTFOUND,
+    })
+}
+

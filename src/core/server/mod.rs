@@ -24,6 +24,8 @@ mod reads;
 mod replication;
 pub mod snapshot;
 mod transfer;
+#[cfg(test)]
+mod tests;
 
 pub use periodic::ConfigKey;
 pub use props::votes_is_majority;

@@ -16,6 +16,14 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// A client submits `entry`. Only the leader accepts it; the entry is
     /// stamped with the current term and appended.
     pub fn recv_entry(&self, entry: &E) -> Result<EntryResponse> {
+        let mut resp = None;
+        self.submit_entry(entry, &mut resp)?;
+        resp.ok_or(Error::NotLeader)
+    }
+
+    /// [`Self::recv_entry`], also reporting the response when a later step
+    /// (sync, flush, apply) fails after the entry was appended.
+    pub fn submit_entry(&self, entry: &E, out: &mut Option<EntryResponse>) -> Result<()> {
         if !self.is_leader() {
             return Err(Error::NotLeader);
         }
@@ -36,12 +44,12 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         });
         entry.set_term(self.current_term());
         self.append_entry(entry)?;
-        let resp = EntryResponse { id: entry.id(), term: self.current_term(), idx: self.current_idx() };
+        *out = Some(EntryResponse { id: entry.id(), term: self.current_term(), idx: self.current_idx() });
         if self.config().auto_flush {
             self.log.sync()?;
             self.flush(self.current_idx())?;
         }
-        Ok(resp)
+        Ok(())
     }
 
     /// Append `entry` to the log and apply its configuration change, if any.
