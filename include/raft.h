@@ -18,6 +18,11 @@ typedef struct raft_node raft_node;
 typedef struct raft_server_t raft_server_t;
 
 /**
+ * The C name of a cluster member: a `raft_node_t *` points at a [`core::Node`].
+ */
+typedef struct raft_node raft_node_t;
+
+/**
  * A reference-counted log entry; `data_len` payload bytes follow the header.
  *
  */
@@ -34,11 +39,6 @@ typedef struct raft_entry_t {
    */
   char data[];
 } raft_entry_t;
-
-/**
- * The C name of a cluster member: a `raft_node_t *` points at a [`core::Node`].
- */
-typedef struct raft_node raft_node_t;
 
 typedef void (*raft_entry_notify_f)(void *arg, struct raft_entry_t *entry, raft_index_t entry_idx);
 
@@ -289,6 +289,91 @@ extern "C" {
  * point to a `raft_log_cbs_t` to install.
  */
 extern const struct raft_log_impl_t raft_log_internal_impl;
+
+/**
+ * Forget term, vote, nodes and log.
+ */
+void raft_clear(struct raft_server_t *me);
+
+int raft_periodic(struct raft_server_t *me);
+
+raft_node_id_t raft_get_nodeid(struct raft_server_t *me);
+
+raft_node_t *raft_get_my_node(struct raft_server_t *me);
+
+int raft_get_num_nodes(struct raft_server_t *me);
+
+int raft_get_num_voting_nodes(struct raft_server_t *me);
+
+raft_index_t raft_get_log_count(struct raft_server_t *me);
+
+raft_term_t raft_get_current_term(struct raft_server_t *me);
+
+raft_index_t raft_get_current_idx(struct raft_server_t *me);
+
+raft_index_t raft_get_commit_idx(struct raft_server_t *me);
+
+int raft_is_follower(struct raft_server_t *me);
+
+int raft_is_leader(struct raft_server_t *me);
+
+int raft_is_precandidate(struct raft_server_t *me);
+
+int raft_is_candidate(struct raft_server_t *me);
+
+raft_time_t raft_get_timeout_elapsed(struct raft_server_t *me);
+
+raft_index_t raft_get_last_applied_idx(struct raft_server_t *me);
+
+int raft_get_nvotes_for_me(struct raft_server_t *me);
+
+raft_node_id_t raft_get_voted_for(struct raft_server_t *me);
+
+raft_node_id_t raft_get_leader_id(struct raft_server_t *me);
+
+raft_node_t *raft_get_leader_node(struct raft_server_t *me);
+
+int raft_pop_entry(struct raft_server_t *me);
+
+int raft_get_state(struct raft_server_t *me);
+
+raft_term_t raft_get_last_log_term(struct raft_server_t *me);
+
+int raft_apply_all(struct raft_server_t *me);
+
+int raft_become_leader(struct raft_server_t *me);
+
+void raft_become_follower(struct raft_server_t *me);
+
+/**
+ * A held reference the caller releases; NULL when nothing was applied.
+ */
+struct raft_entry_t *raft_get_last_applied_entry(struct raft_server_t *me);
+
+raft_index_t raft_get_first_entry_idx(struct raft_server_t *me);
+
+int raft_voting_change_is_in_progress(struct raft_server_t *me);
+
+/**
+ * The log handle its `init` returned.
+ */
+void *raft_get_log(struct raft_server_t *me);
+
+raft_node_id_t raft_get_transfer_leader(struct raft_server_t *me);
+
+int raft_timeout_now(struct raft_server_t *me);
+
+/**
+ * With auto-flush off: the index to make durable before `raft_flush`, or 0.
+ */
+raft_index_t raft_get_index_to_sync(struct raft_server_t *me);
+
+int raft_pending_operations(struct raft_server_t *me);
+
+/**
+ * Rebuild the configuration from the loaded log at restart.
+ */
+int raft_restore_log(struct raft_server_t *me);
 
 /**
  * Allocate an entry with `data_len` zeroed payload bytes and one reference.

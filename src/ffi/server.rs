@@ -645,3 +645,12 @@ pub(crate) unsafe fn config_set(me: *mut raft_server_t, key: c_int, value: i64) 
     })
 }
 
+
+/// 1 when `nvotes` is a majority of `nnodes` (upstream's test suite declares and calls this).
+#[no_mangle]
+pub extern "C" fn raft_votes_is_majority(nnodes: c_int, nvotes: c_int) -> c_int {
+    match (usize::try_from(nnodes), usize::try_from(nvotes)) {
+        (Ok(n), Ok(v)) => core::server::votes_is_majority(n, v) as c_int,
+        _ => 0,
+    }
+}
