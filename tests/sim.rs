@@ -1,0 +1,83 @@
+//! Deterministic randomized simulation of a cluster of `raft::core::Server`s.
+//!
+//! Each seed builds a cluster and drives it through a random schedule:
+//! partitions and healing, dropped, duplicated and reordered messages of every
+//! kind, client entries, membership churn, compaction and snapshot installs,
+//! leader transfers, crashes and restarts that replay the log from "disk".
+//! After every step it checks election safety, log matching, state machine
+//! safety and leader completeness; after each healing it requires progress
+//! (a leader is elected and a new entry is applied by every live voter).
+//!
+//! * CI (fixed seeds, debug build): `cargo test --test sim`
+//! * Replay one seed with a trace:  `SIM_SEED=<n> SIM_TRACE=1 cargo test --test sim -- --nocapture`
+//! * Soak: `SIM_SEEDS=10000 cargo test --release --test sim -- --ignored soak`
+//!   (`SIM_SEED_START` picks the first seed, default 1000).
+
+#[path = "sim/check.rs"]
+mod check;
+#[path = "sim/cluster.rs"]
+mod cluster;
+#[path = "sim/entry.rs"]
+mod entry;
+#[path = "sim/fsm.rs"]
+mod fsm;
+#[path = "sim/host.rs"]
+mod host;
+#[path = "sim/log.rs"]
+mod log;
+#[path = "sim/net.rs"]
+mod net;
+#[path = "sim/rng.rs"]
+mod rng;
+#[path = "sim/schedule.rs"]
+mod schedule;
+#[path = "sim/snap.rs"]
+mod snap;
+
+use raft::core::Server;
+
+/// The server type under test.
+pub type SimServer = Server<entry::SimEntry, log::SimLog, host::SimHost>;
+
+/// Number of seeds `cargo test` runs (override with `SIM_CI_SEEDS`).
+const CI_SEEDS: u64 = 30;
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+}
+
+/// Run `seeds`, collecting every failure with its replay command.
+fn run_seeds(seeds: impl Iterator<Item = u64>) -> Vec<String> {
+    let mut failures = Vec::new();
+    for seed in seeds {
+        if let Err(msg) = schedule::run_seed_caught(seed, false) {
+            eprintln!("{msg}");
+            failures.push(format!("seed {seed}: {}", msg.lines().next().unwrap_or("")));
+        }
+    }
+    failures
+}
+
+#[test]
+fn ci_seeds() {
+    if let Some(seed) = env_u64("SIM_SEED") {
+        let trace = std::env::var("SIM_TRACE").is_ok_and(|v| v != "0");
+        match schedule::run_seed_caught(seed, trace) {
+            Ok(summary) => eprintln!("{summary}"),
+            Err(msg) => panic!("{msg}"),
+        }
+        return;
+    }
+    let n = env_u64("SIM_CI_SEEDS").unwrap_or(CI_SEEDS);
+    let failures = run_seeds(1..=n);
+    assert!(failures.is_empty(), "{} of {n} seeds failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+#[ignore]
+fn soak() {
+    let start = env_u64("SIM_SEED_START").unwrap_or(1000);
+    let n = env_u64("SIM_SEEDS").unwrap_or(1000);
+    let failures = run_seeds(start..start + n);
+    assert!(failures.is_empty(), "{} of {n} seeds failed:\n{}", failures.len(), failures.join("\n"));
+}

@@ -1,0 +1,204 @@
+//! The safety invariants, checked as the simulation runs. A violation is
+//! recorded (not panicked on) so the driver can report it with the seed.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+use raft::core::{EntryId, Index, NodeId, Term};
+
+use super::entry::EntryKey;
+use super::log::SimLog;
+
+/// State shared by every node of one run: the clock, the invariants, knobs.
+#[derive(Default)]
+pub struct Shared {
+    /// Simulated time in milliseconds.
+    pub now: Cell<u64>,
+    /// True while faults are injected (hosts add their own: back-pressure...).
+    pub chaos: Cell<bool>,
+    pub trace: bool,
+    /// Work around BUG-SIM-1/2 (see `schedule::WORKAROUND_REMOVAL_LIVENESS`):
+    /// removed servers keep running instead of shutting down.
+    pub keep_removed: bool,
+    next_entry_id: Cell<EntryId>,
+    pub violations: RefCell<Vec<String>>,
+    /// Term → the one node that led it (election safety).
+    leaders: RefCell<BTreeMap<Term, NodeId>>,
+    /// Committed entries: idx → (entry, the term in which the commit was first seen).
+    committed: RefCell<BTreeMap<Index, (EntryKey, Term)>>,
+    /// State machine hash after applying idx, or of a snapshot ending at idx.
+    state_at: RefCell<BTreeMap<Index, u64>>,
+}
+
+impl Shared {
+    pub fn new(trace: bool, keep_removed: bool) -> Shared {
+        Shared { trace, keep_removed, ..Shared::default() }
+    }
+
+    pub fn violation(&self, msg: String) {
+        if self.trace {
+            eprintln!("[{:>7}ms] VIOLATION {msg}", self.now.get());
+        }
+        self.violations.borrow_mut().push(msg);
+    }
+
+    pub fn ok(&self) -> bool {
+        self.violations.borrow().is_empty()
+    }
+
+    pub fn new_entry_id(&self) -> EntryId {
+        let id = self.next_entry_id.get() + 1;
+        self.next_entry_id.set(id);
+        id
+    }
+
+    /// Election safety: at most one leader per term. Returns true for a
+    /// leader not seen before (the caller then checks leader completeness).
+    pub fn observe_leader(&self, node: NodeId, term: Term) -> bool {
+        let mut leaders = self.leaders.borrow_mut();
+        match leaders.get(&term) {
+            Some(n) if *n == node => false,
+            Some(n) => {
+                let n = *n;
+                drop(leaders);
+                self.violation(format!("election safety: nodes {n} and {node} both led term {term}"));
+                false
+            }
+            None => {
+                leaders.insert(term, node);
+                true
+            }
+        }
+    }
+
+    pub fn leaders_elected(&self) -> usize {
+        self.leaders.borrow().len()
+    }
+
+    /// An entry is known committed at `idx` (seen by `node` in `term`): no
+    /// other entry may ever be committed or applied there.
+    pub fn observe_committed(&self, node: NodeId, idx: Index, key: EntryKey, term: Term) {
+        let mut c = self.committed.borrow_mut();
+        match c.get(&idx) {
+            Some((k, _)) if *k == key => {}
+            Some((k, _)) => {
+                let k = *k;
+                drop(c);
+                self.violation(format!(
+                    "state machine safety: node {node} has {key:?} committed at idx {idx}, another node {k:?}"
+                ));
+            }
+            None => {
+                c.insert(idx, (key, term));
+            }
+        }
+    }
+
+    pub fn committed_count(&self) -> usize {
+        self.committed.borrow().len()
+    }
+
+    pub fn is_committed(&self, idx: Index, key: &EntryKey) -> bool {
+        self.committed.borrow().get(&idx).is_some_and(|(k, _)| k == key)
+    }
+
+    /// The state machine of `node` reached `hash` at `idx`: every node's
+    /// state at the same index must be identical (also across snapshots).
+    pub fn observe_state(&self, node: NodeId, idx: Index, hash: u64) {
+        let mut s = self.state_at.borrow_mut();
+        match s.get(&idx) {
+            Some(h) if *h == hash => {}
+            Some(_) => {
+                drop(s);
+                self.violation(format!("state machine safety: node {node} has a different state at idx {idx}"));
+            }
+            None => {
+                s.insert(idx, hash);
+            }
+        }
+    }
+
+    /// Leader completeness: a new leader of `term` holds every entry whose
+    /// commit was seen in an earlier term.
+    pub fn check_leader_complete(&self, node: NodeId, term: Term, log: &SimLog) {
+        let (base, _) = log.base();
+        let mut missing = None;
+        for (idx, (key, cterm)) in self.committed.borrow().range(base + 1..) {
+            if *cterm >= term {
+                continue;
+            }
+            match log.get_entry(*idx) {
+                Some(e) if e.key() == *key => {}
+                other => {
+                    missing = Some(format!(
+                        "leader completeness: leader {node} of term {term} lacks committed idx {idx} {key:?} (has {:?})",
+                        other.map(|e| e.key())
+                    ));
+                    break;
+                }
+            }
+        }
+        if let Some(m) = missing {
+            self.violation(m);
+        }
+    }
+
+    /// Entries a log removed must never have been committed.
+    pub fn check_pops(&self, node: NodeId, log: &SimLog) {
+        let popped = std::mem::take(&mut log.0.borrow_mut().popped);
+        for (idx, key) in popped {
+            if self.is_committed(idx, &key) {
+                self.violation(format!("node {node} removed committed entry idx {idx} {key:?}"));
+            }
+        }
+        let problems = std::mem::take(&mut log.0.borrow_mut().problems);
+        for p in problems {
+            self.violation(format!("node {node}: {p}"));
+        }
+    }
+}
+
+/// Log matching: if two logs hold an entry with the same index and term,
+/// they hold the same entries up to that index.
+pub fn check_log_matching(shared: &Shared, logs: &[(NodeId, SimLog)]) {
+    let views: Vec<(NodeId, Index, Vec<EntryKey>)> = logs
+        .iter()
+        .map(|(id, l)| {
+            let d = l.0.borrow();
+            (*id, d.base, d.entries.iter().map(|e| e.key()).collect())
+        })
+        .collect();
+    for (i, (a, abase, alog)) in views.iter().enumerate() {
+        for (b, bbase, blog) in views.iter().skip(i + 1) {
+            let lo = abase.max(bbase) + 1;
+            let hi = (abase + alog.len() as Index).min(bbase + blog.len() as Index);
+            let at = |base: Index, log: &Vec<EntryKey>, idx: Index| log[(idx - base - 1) as usize];
+            let mut matched = false;
+            for idx in (lo..=hi).rev() {
+                let (ka, kb) = (at(*abase, alog, idx), at(*bbase, blog, idx));
+                if matched && ka != kb {
+                    shared.violation(format!(
+                        "log matching: nodes {a} and {b} agree on a later entry but differ at idx {idx}: {ka:?} vs {kb:?}"
+                    ));
+                    return;
+                }
+                if !matched && ka.term == kb.term {
+                    matched = true;
+                    if ka != kb {
+                        shared.violation(format!(
+                            "log matching: nodes {a} and {b} have different entries of term {} at idx {idx}",
+                            ka.term
+                        ));
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl SimLog {
+    pub fn get_entry(&self, idx: Index) -> Option<super::entry::SimEntry> {
+        raft::core::LogStore::get(self, idx)
+    }
+}

@@ -1,0 +1,465 @@
+//! The simulated cluster: nodes with their disks, the network, and the
+//! operations the random schedule applies (deliveries, ticks, crashes,
+//! restarts with log replay, client entries, membership changes, compaction).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+use raft::core::{log_type, Entry, Error, Index, LogStore, NodeId, Server};
+
+use super::check::{check_log_matching, Shared};
+use super::entry::SimEntry;
+use super::fsm::Fsm;
+use super::host::{Disk, SimHost};
+use super::log::SimLog;
+use super::net::{Faults, Msg, Network};
+use super::rng::Rng;
+use super::{snap, SimServer};
+
+/// Election timeout of the simulated servers, in milliseconds.
+pub const ELECTION_TIMEOUT: i64 = 100;
+pub const REQUEST_TIMEOUT: i64 = 20;
+
+pub struct SimNode {
+    pub disk: Rc<Disk>,
+    /// `None` while crashed.
+    pub server: Option<Rc<SimServer>>,
+    /// Removed from the cluster for good (its removal committed).
+    pub retired: bool,
+    /// Its removal committed but it keeps running (see `Shared::keep_removed`).
+    pub zombie: bool,
+    /// Highest commit index already reported to the checker.
+    seen_commit: Index,
+}
+
+impl SimNode {
+    pub fn up(&self) -> Option<&Rc<SimServer>> {
+        if self.retired {
+            None
+        } else {
+            self.server.as_ref()
+        }
+    }
+}
+
+pub struct Cluster {
+    pub shared: Rc<Shared>,
+    pub rng: Rng,
+    pub net: Network,
+    pub nodes: BTreeMap<NodeId, SimNode>,
+    next_node_id: NodeId,
+    pub counts: Counts,
+}
+
+#[derive(Default, Debug)]
+pub struct Counts {
+    pub entries: u64,
+    pub crashes: u64,
+    pub restarts: u64,
+    pub snapshots: u64,
+    pub joins: u64,
+    pub removals: u64,
+    pub partitions: u64,
+    pub transfers: u64,
+}
+
+impl Cluster {
+    /// `n` voters whose logs start with the configuration entries that name them.
+    pub fn new(seed: u64, n: usize, faults: Faults, trace: bool, keep_removed: bool) -> Cluster {
+        let mut rng = Rng::new(seed);
+        let shared = Rc::new(Shared::new(trace, keep_removed));
+        let mut c = Cluster {
+            shared,
+            net: Network::new(faults),
+            rng: rng.fork(),
+            nodes: BTreeMap::new(),
+            next_node_id: n as NodeId + 1,
+            counts: Counts::default(),
+        };
+        let boot: Vec<SimEntry> = (1..=n as NodeId)
+            .map(|id| SimEntry::cfg(log_type::ADD_NODE, c.shared.new_entry_id(), id))
+            .map(|e| {
+                e.set_term(1);
+                e
+            })
+            .collect();
+        for id in 1..=n as NodeId {
+            let disk = Rc::new(Disk::new(BTreeMap::new()));
+            disk.term.set(1);
+            for e in &boot {
+                let copy = SimEntry::new(e.term(), e.id(), e.entry_type(), e.data().to_vec());
+                disk.log.borrow().append(&copy).expect("append");
+            }
+            c.nodes.insert(id, SimNode { disk, server: None, retired: false, zombie: false, seen_commit: 0 });
+            c.start(id);
+        }
+        c
+    }
+
+    pub fn now(&self) -> u64 {
+        self.shared.now.get()
+    }
+
+    /// Running members the schedule may crash, partition or restart.
+    pub fn members_up(&self) -> Vec<NodeId> {
+        self.nodes.iter().filter(|(_, n)| !n.zombie && n.up().is_some()).map(|(id, _)| *id).collect()
+    }
+
+    /// Members (not retired or removed), running or not.
+    pub fn members(&self) -> Vec<NodeId> {
+        self.nodes.iter().filter(|(_, n)| !n.zombie && !n.retired).map(|(id, _)| *id).collect()
+    }
+
+    /// Ids of nodes that are running.
+    pub fn up_ids(&self) -> Vec<NodeId> {
+        self.nodes.iter().filter(|(_, n)| n.up().is_some()).map(|(id, _)| *id).collect()
+    }
+
+    pub fn server(&self, id: NodeId) -> Option<Rc<SimServer>> {
+        self.nodes.get(&id).and_then(|n| n.up().cloned())
+    }
+
+    /// Running leaders (several may exist in different terms).
+    pub fn leaders(&self) -> Vec<(NodeId, Rc<SimServer>)> {
+        self.nodes
+            .iter()
+            .filter_map(|(id, n)| n.up().filter(|s| s.is_leader()).map(|s| (*id, s.clone())))
+            .collect()
+    }
+
+    /// The leader of the highest term, if any.
+    pub fn leader(&self) -> Option<(NodeId, Rc<SimServer>)> {
+        self.leaders().into_iter().max_by_key(|(_, s)| s.current_term())
+    }
+
+    /// Boot (or reboot) node `id` from its disk: snapshot first, then the log
+    /// replayed entry by entry, then term and vote.
+    pub fn start(&mut self, id: NodeId) {
+        let node = self.nodes.get_mut(&id).expect("known node");
+        let disk = node.disk.clone();
+        let old = disk.log.borrow().clone();
+        let log = SimLog::default();
+        let snapshot = disk.snapshot.borrow().clone();
+        let mut fsm = Fsm::new(disk.bootstrap.clone());
+        if let Some((term, idx, bytes)) = &snapshot {
+            fsm = Fsm::decode(bytes).expect("own snapshot decodes");
+            log.reset(idx + 1, *term);
+        }
+        let host = SimHost::new(id, self.shared.clone(), disk.clone(), fsm.clone(), self.rng.fork());
+        let server = Rc::new(Server::new(log.clone(), host));
+        *server.host().server.borrow_mut() = Rc::downgrade(&server);
+        let mut cfg = server.config();
+        cfg.election_timeout = ELECTION_TIMEOUT;
+        cfg.request_timeout = REQUEST_TIMEOUT;
+        server.set_config(cfg);
+
+        // The configuration before the log: the snapshot's, else the bootstrap one.
+        let members = &fsm.members;
+        if !members.contains_key(&id) {
+            server.add_non_voting_node(0, id, true);
+        }
+        for (m, voting) in members {
+            if *voting {
+                server.add_node(0, *m, *m == id);
+            } else {
+                server.add_non_voting_node(0, *m, *m == id);
+            }
+        }
+        if let Some((term, idx, _)) = &snapshot {
+            if let Err(e) = snap::restore_snapshot(&server, *term, *idx) {
+                self.shared.violation(format!("node {id}: restore_snapshot({term}, {idx}) failed: {e:?}"));
+            }
+        }
+        if let Err(e) = server.restore_metadata(disk.term.get(), disk.vote.get()) {
+            self.shared.violation(format!("node {id}: restore_metadata failed: {e:?}"));
+        }
+        let (base, _) = old.base();
+        for (idx, e) in old.entries_from(base + 1) {
+            if idx <= server.current_idx() {
+                continue;
+            }
+            if let Err(err) = server.append_entry(&e) {
+                self.shared.violation(format!("node {id}: replaying idx {idx} failed: {err:?}"));
+            }
+        }
+        server.randomize_election_timeout();
+        *disk.log.borrow_mut() = log;
+        let node = self.nodes.get_mut(&id).expect("known node");
+        node.seen_commit = server.commit_idx();
+        node.server = Some(server);
+    }
+
+    pub fn crash(&mut self, id: NodeId) {
+        if let Some(n) = self.nodes.get_mut(&id) {
+            n.server = None;
+            self.counts.crashes += 1;
+            self.trace(format_args!("crash n{id}"));
+        }
+    }
+
+    pub fn restart(&mut self, id: NodeId) {
+        if self.nodes.get(&id).is_some_and(|n| n.server.is_none() && !n.retired) {
+            self.start(id);
+            self.counts.restarts += 1;
+            self.trace(format_args!("restart n{id}"));
+        }
+    }
+
+    fn trace(&self, what: std::fmt::Arguments) {
+        if self.shared.trace {
+            eprintln!("[{:>7}ms] sim: {what}", self.now());
+        }
+    }
+
+    /// Advance time by one millisecond: deliver what is due, tick every node.
+    pub fn step(&mut self) {
+        let now = self.now() + 1;
+        self.shared.now.set(now);
+        while let Some(env) = self.net.next_due(now) {
+            self.deliver(env.from, env.to, env.msg);
+        }
+        for id in self.up_ids() {
+            let Some(s) = self.server(id) else { continue };
+            let r = s.periodic();
+            self.after_call(id, r);
+        }
+        self.observe();
+    }
+
+    fn deliver(&mut self, from: NodeId, to: NodeId, msg: Msg) {
+        let Some(s) = self.server(to) else { return };
+        if self.shared.trace {
+            eprintln!("[{:>7}ms] deliver n{from}->n{to} {msg:?}", self.now());
+        }
+        let node = s.node(from);
+        let node = node.as_deref();
+        let (reply, r) = match msg {
+            Msg::Vote(req) => {
+                let (resp, r) = s.recv_requestvote(&req);
+                (Some(Msg::VoteResp(resp)), r)
+            }
+            Msg::VoteResp(resp) => (None, s.recv_requestvote_response(node, &resp)),
+            Msg::Append(mut req) => {
+                // Each node gets its own copies, as over a real wire.
+                req.entries = req
+                    .entries
+                    .iter()
+                    .map(|e| SimEntry::new(e.term(), e.id(), e.entry_type(), e.data().to_vec()))
+                    .collect();
+                let (resp, r) = s.recv_appendentries(&req);
+                (Some(Msg::AppendResp(resp)), r)
+            }
+            Msg::AppendResp(resp) => (None, s.recv_appendentries_response(node, &resp)),
+            Msg::Snap(req) => {
+                let (resp, r) = snap::recv_snapshot(&s, node, &req);
+                (Some(Msg::SnapResp(resp)), r)
+            }
+            Msg::SnapResp(resp) => (None, snap::recv_snapshot_response(&s, node, &resp)),
+            Msg::TimeoutNow => (None, s.timeout_now()),
+        };
+        if let Some(reply) = reply {
+            self.net.send(self.shared.now.get(), to, from, reply, &mut self.rng);
+        }
+        self.after_call(to, r);
+    }
+
+    /// Flush what a call made the node send, and stop it if it shut down.
+    fn after_call<T>(&mut self, id: NodeId, r: Result<T, Error>) {
+        let Some(node) = self.nodes.get(&id) else { return };
+        let Some(s) = node.server.clone() else { return };
+        let out = std::mem::take(&mut *s.host().outbox.borrow_mut());
+        for (to, msg) in out {
+            self.net.send(self.now(), id, to, msg, &mut self.rng);
+        }
+        if matches!(r, Err(Error::Shutdown)) || s.host().removed.get() {
+            self.trace(format_args!("n{id} shut down"));
+            self.retire(id);
+        }
+    }
+
+    fn retire(&mut self, id: NodeId) {
+        if let Some(n) = self.nodes.get_mut(&id) {
+            if !n.retired {
+                n.retired = true;
+                n.server = None;
+                self.counts.removals += 1;
+            }
+        }
+    }
+
+    /// Check the invariants that can be checked after every step.
+    pub fn observe(&mut self) {
+        let shared = self.shared.clone();
+        let mut removed = BTreeSet::new();
+        for (id, n) in self.nodes.iter_mut() {
+            let Some(s) = n.up().cloned() else { continue };
+            let log = s.log().clone();
+            shared.check_pops(*id, &log);
+            if s.is_leader() && shared.observe_leader(*id, s.current_term()) {
+                shared.check_leader_complete(*id, s.current_term(), &log);
+            }
+            let commit = s.commit_idx();
+            if commit > s.current_idx() {
+                shared.violation(format!("node {id}: commit idx {commit} beyond last idx {}", s.current_idx()));
+            }
+            for idx in (n.seen_commit + 1)..=commit {
+                if let Some(e) = log.get_entry(idx) {
+                    shared.observe_committed(*id, idx, e.key(), s.current_term());
+                    if e.entry_type() == log_type::REMOVE_NODE {
+                        removed.extend(e.cfg_node());
+                    }
+                }
+            }
+            n.seen_commit = n.seen_commit.max(commit);
+        }
+        // An operator retires nodes whose removal committed.
+        for id in removed {
+            if self.shared.keep_removed {
+                if let Some(n) = self.nodes.get_mut(&id) {
+                    n.zombie = true;
+                }
+            } else if self.nodes.get(&id).is_some_and(|n| !n.retired) {
+                self.trace(format_args!("retiring n{id}"));
+                self.retire(id);
+            }
+        }
+    }
+
+    pub fn check_logs(&self) {
+        let logs: Vec<(NodeId, SimLog)> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| !n.retired)
+            .map(|(id, n)| (*id, n.disk.log.borrow().clone()))
+            .collect();
+        check_log_matching(&self.shared, &logs);
+    }
+
+    /// Submit a client entry to node `id`; returns its index when accepted.
+    pub fn submit(&mut self, id: NodeId) -> Option<Index> {
+        let s = self.server(id)?;
+        let len = self.rng.range(0, 24) as usize;
+        let data: Vec<u8> = (0..len).map(|_| self.rng.next_u64() as u8).collect();
+        let e = SimEntry::new(0, self.shared.new_entry_id(), log_type::NORMAL, data);
+        let was_leader = s.is_leader();
+        let r = s.recv_entry(&e);
+        let out = match &r {
+            Ok(resp) => {
+                if !was_leader {
+                    self.shared.violation(format!("node {id} accepted an entry while not leader"));
+                }
+                self.counts.entries += 1;
+                Some(resp.idx)
+            }
+            Err(Error::NotLeader) if !was_leader => None,
+            Err(_) => None,
+        };
+        self.after_call(id, r.map(|_| ()));
+        out
+    }
+
+    /// Take a snapshot on node `id` and compact its log.
+    pub fn compact(&mut self, id: NodeId) {
+        let Some(s) = self.server(id) else { return };
+        if snap::num_snapshottable_logs(&s) == 0 {
+            return;
+        }
+        let r = snap::begin_snapshot(&s);
+        if r.is_err() {
+            self.after_call(id, r);
+            return;
+        }
+        let fsm = s.host().fsm.borrow().clone();
+        if fsm.last_idx != s.last_applied_idx() {
+            self.shared.violation(format!(
+                "node {id}: snapshot begins at applied idx {} but the state machine is at {}",
+                s.last_applied_idx(),
+                fsm.last_idx
+            ));
+        }
+        *s.host().disk.snapshot.borrow_mut() = Some((fsm.last_term, fsm.last_idx, fsm.encode()));
+        let r = snap::end_snapshot(&s);
+        if r.is_ok() {
+            self.counts.snapshots += 1;
+            self.trace(format_args!("n{id} snapshot at {}", fsm.last_idx));
+            if s.snapshot_last_idx() != fsm.last_idx || s.snapshot_last_term() != fsm.last_term {
+                self.shared.violation(format!(
+                    "node {id}: snapshot metadata {}/{} differs from the state machine {}/{}",
+                    s.snapshot_last_idx(),
+                    s.snapshot_last_term(),
+                    fsm.last_idx,
+                    fsm.last_term
+                ));
+            }
+        }
+        self.after_call(id, r);
+    }
+
+    /// Ask the leader to add a brand-new node (non-voting first; the leader
+    /// promotes it once it has caught up).
+    pub fn add_member(&mut self) {
+        let Some((lid, leader)) = self.leader() else { return };
+        if leader.voting_change_is_in_progress() {
+            return;
+        }
+        let id = self.next_node_id;
+        self.next_node_id += 1;
+        let e = SimEntry::cfg(log_type::ADD_NONVOTING_NODE, self.shared.new_entry_id(), id);
+        let r = leader.recv_entry(&e);
+        let ok = r.is_ok();
+        self.after_call(lid, r.map(|_| ()));
+        if ok {
+            let disk = Rc::new(Disk::new(BTreeMap::new()));
+            self.nodes.insert(id, SimNode { disk, server: None, retired: false, zombie: false, seen_commit: 0 });
+            self.start(id);
+            self.counts.joins += 1;
+            self.trace(format_args!("n{lid} adds n{id}"));
+        }
+    }
+
+    /// Ask the leader to remove one of the other members.
+    pub fn remove_member(&mut self) {
+        let Some((lid, leader)) = self.leader() else { return };
+        if leader.voting_change_is_in_progress() {
+            return;
+        }
+        let others: Vec<NodeId> = leader.nodes().iter().map(|n| n.id()).filter(|n| *n != lid).collect();
+        if others.len() < 2 {
+            return;
+        }
+        if self.shared.keep_removed && (leader.num_voting_nodes() <= 2 || leader.nodes().iter().any(|n| !n.is_active())) {
+            // BUG-SIM-1/2: a removal the core cannot commit (see schedule.rs).
+            return;
+        }
+        let Some(&victim) = self.rng.pick(&others) else { return };
+        let e = SimEntry::cfg(log_type::REMOVE_NODE, self.shared.new_entry_id(), victim);
+        let r = leader.recv_entry(&e);
+        if r.is_ok() {
+            self.trace(format_args!("n{lid} removes n{victim}"));
+        }
+        self.after_call(lid, r.map(|_| ()));
+    }
+
+    pub fn transfer_leader(&mut self) {
+        let Some((lid, leader)) = self.leader() else { return };
+        let voters: Vec<NodeId> =
+            leader.nodes().iter().filter(|n| n.is_voting() && n.id() != lid).map(|n| n.id()).collect();
+        let Some(&target) = self.rng.pick(&voters) else { return };
+        let r = leader.transfer_leader(target, 2 * ELECTION_TIMEOUT);
+        if r.is_ok() {
+            self.counts.transfers += 1;
+            self.trace(format_args!("n{lid} transfers leadership to n{target}"));
+        }
+        self.after_call(lid, r);
+    }
+
+    /// The voting members of the leader's configuration that are running.
+    pub fn live_voters(&self, leader: &SimServer) -> Vec<NodeId> {
+        leader
+            .nodes()
+            .iter()
+            .filter(|n| n.is_voting() && self.server(n.id()).is_some())
+            .map(|n| n.id())
+            .collect()
+    }
+}

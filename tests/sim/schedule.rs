@@ -1,0 +1,278 @@
+//! The random schedule of one seed: its fault profile, the chaos phases, the
+//! healing phases with their progress requirement, and failure reporting.
+
+use std::fmt::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use raft::core::{Index, NodeId, Term};
+
+use super::cluster::{Cluster, ELECTION_TIMEOUT};
+use super::net::Faults;
+use super::rng::Rng;
+
+/// What one seed does: fault rates and how often each operation happens.
+#[derive(Debug)]
+pub struct Profile {
+    pub nodes: usize,
+    pub faults: Faults,
+    /// Expected occurrences per simulated second.
+    pub client_rate: u64,
+    pub partition_rate: u64,
+    pub crash_rate: u64,
+    pub compact_rate: u64,
+    pub member_rate: u64,
+    /// Whether membership churn may remove members (not only add them).
+    pub removals: bool,
+    pub transfer_rate: u64,
+    pub cycles: u32,
+    pub chaos_ms: u64,
+}
+
+impl Profile {
+    fn from_seed(seed: u64, workaround: bool) -> Profile {
+        let mut r = Rng::new(seed.wrapping_mul(31).wrapping_add(7));
+        let nodes = *r.pick(&[1, 2, 3, 3, 3, 4, 5, 5]).unwrap();
+        let crash_rate = r.range(0, 2);
+        Profile {
+            nodes,
+            faults: Faults {
+                drop: r.range(0, 150) as u32,
+                duplicate: r.range(0, 100) as u32,
+                min_delay: 1,
+                max_delay: r.range(2, 30),
+            },
+            client_rate: r.range(5, 60),
+            partition_rate: r.range(0, 3),
+            crash_rate,
+            compact_rate: r.range(0, 5),
+            member_rate: r.range(0, 2),
+            // BUG-SIM-2: replayed removals stall restarted clusters.
+            removals: !(workaround && crash_rate > 0),
+            transfer_rate: r.range(0, 1),
+            cycles: r.range(1, 3) as u32,
+            chaos_ms: r.range(1000, 3000),
+        }
+    }
+}
+
+/// Work around two liveness gaps of the core's membership changes (reported
+/// in /work/oracle/SIM_BUGS as BUG-SIM-1 and BUG-SIM-2, inherited from
+/// upstream): a node whose removal is pending still counts as a voter, so
+/// (1) a 2-voter cluster cannot remove a voter and (2) after a restart the
+/// replayed, not-yet-recommitted removals need the removed servers' votes.
+/// While set, the schedule removes members only in seeds without crashes,
+/// never from a 2-voter cluster nor while another removal is pending, and
+/// removed servers keep running (without being crashed or partitioned).
+/// Safety checks are unaffected. `SIM_STRICT_MEMBERSHIP=1` turns it off.
+pub const WORKAROUND_REMOVAL_LIVENESS: bool = true;
+
+fn workaround_removal_liveness() -> bool {
+    WORKAROUND_REMOVAL_LIVENESS && !std::env::var("SIM_STRICT_MEMBERSHIP").is_ok_and(|v| v != "0")
+}
+
+/// How long healing may take before "no progress" is reported.
+const PROGRESS_BOUND_MS: u64 = 60 * ELECTION_TIMEOUT as u64;
+/// Log matching is checked this often (it compares every pair of logs).
+const LOG_CHECK_EVERY_MS: u64 = 50;
+
+/// Run one seed; a panic inside the core is reported like a violation.
+pub fn run_seed_caught(seed: u64, trace: bool) -> Result<String, String> {
+    match catch_unwind(AssertUnwindSafe(|| run_seed(seed, trace))) {
+        Ok(r) => r,
+        Err(p) => {
+            let what = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Err(report(seed, &format!("panic: {what}"), None))
+        }
+    }
+}
+
+fn report(seed: u64, what: &str, cluster: Option<&Cluster>) -> String {
+    let mut s = format!("SIM FAILURE seed {seed}: {what}\n");
+    if let Some(c) = cluster {
+        let _ = writeln!(s, "at {}ms; counts {:?}", c.now(), c.counts);
+        s.push_str(&describe(c));
+    }
+    let _ = writeln!(s, "replay: SIM_SEED={seed} cargo test --test sim -- --nocapture   (add SIM_TRACE=1 for a trace)");
+    s
+}
+
+/// One line per node: role, term, indexes, configuration.
+pub fn describe(c: &Cluster) -> String {
+    let mut s = String::new();
+    for (id, n) in &c.nodes {
+        match n.up() {
+            None => {
+                let _ = writeln!(s, "  n{id}: {}", if n.retired { "retired" } else { "down" });
+            }
+            Some(srv) => {
+                let voters: Vec<NodeId> = srv.nodes().iter().filter(|x| x.is_voting()).map(|x| x.id()).collect();
+                let others: Vec<NodeId> = srv.nodes().iter().filter(|x| !x.is_voting()).map(|x| x.id()).collect();
+                let _ = writeln!(
+                    s,
+                    "  n{id}: {} term {} leader {} commit {} applied {} last {} snap {} voters {voters:?} non-voting {others:?}",
+                    srv.state().name(),
+                    srv.current_term(),
+                    srv.leader_id(),
+                    srv.commit_idx(),
+                    srv.last_applied_idx(),
+                    srv.current_idx(),
+                    srv.snapshot_last_idx(),
+                );
+            }
+        }
+    }
+    s
+}
+
+fn per_ms(rng: &mut Rng, per_second: u64) -> bool {
+    rng.below(1_000_000) < per_second * 1000
+}
+
+/// One random operation (or none) for this millisecond.
+fn chaos_actions(c: &mut Cluster, p: &Profile) {
+    let up = c.members_up();
+    if per_ms(&mut c.rng, p.client_rate) {
+        // Mostly to a leader; sometimes to anyone (which must refuse unless leading).
+        let target = match c.leader() {
+            Some((l, _)) if c.rng.chance(800) => Some(l),
+            _ => c.rng.pick(&up).copied(),
+        };
+        if let Some(t) = target {
+            c.submit(t);
+        }
+    }
+    if per_ms(&mut c.rng, p.partition_rate) {
+        c.counts.partitions += 1;
+        match c.rng.below(3) {
+            0 => c.net.partition(&up, &mut c.rng),
+            1 => {
+                if let Some(&n) = c.rng.pick(&up) {
+                    c.net.isolate(n, &up);
+                }
+            }
+            _ => {
+                if let (Some(&a), Some(&b)) = (c.rng.pick(&up), c.rng.pick(&up)) {
+                    c.net.cut_link(a, b);
+                }
+            }
+        }
+    }
+    if c.net.is_partitioned() && per_ms(&mut c.rng, 2 * p.partition_rate.max(1)) {
+        c.net.heal();
+    }
+    if per_ms(&mut c.rng, p.crash_rate) {
+        if let Some(&n) = c.rng.pick(&up) {
+            c.crash(n);
+        }
+    }
+    if per_ms(&mut c.rng, 3 * p.crash_rate) {
+        let down: Vec<NodeId> = c.members().into_iter().filter(|id| c.server(*id).is_none()).collect();
+        if let Some(&n) = c.rng.pick(&down) {
+            c.restart(n);
+        }
+    }
+    if per_ms(&mut c.rng, p.compact_rate) {
+        if let Some(&n) = c.rng.pick(&up) {
+            c.compact(n);
+        }
+    }
+    if per_ms(&mut c.rng, p.member_rate) {
+        // Keep the cluster between 1 and 7 members.
+        let members = c.members().len();
+        if members < 7 && (c.rng.chance(500) || members <= 2 || !p.removals) {
+            c.add_member();
+        } else {
+            c.remove_member();
+        }
+    }
+    if per_ms(&mut c.rng, p.transfer_rate) {
+        c.transfer_leader();
+    }
+}
+
+fn check(c: &Cluster, seed: u64) -> Result<(), String> {
+    let v = c.shared.violations.borrow();
+    match v.first() {
+        None => Ok(()),
+        Some(first) => Err(report(seed, first, Some(c))),
+    }
+}
+
+/// Heal everything, then require a new entry to reach every live voter.
+fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<(), String> {
+    c.net.heal();
+    c.net.faults = Faults::calm();
+    c.shared.chaos.set(false);
+    let down: Vec<NodeId> = c.nodes.iter().filter(|(_, n)| n.server.is_none() && !n.retired).map(|(id, _)| *id).collect();
+    for id in down {
+        c.restart(id);
+    }
+    let deadline = c.now() + PROGRESS_BOUND_MS;
+    let mut target: Option<(NodeId, Term, Index)> = None;
+    while c.now() < deadline {
+        c.step();
+        check(c, seed)?;
+        match target {
+            None => {
+                if let Some((lid, l)) = c.leader() {
+                    if let Some(idx) = c.submit(lid) {
+                        target = Some((lid, l.current_term(), idx));
+                    }
+                }
+            }
+            Some((lid, term, idx)) => {
+                let Some((cur, l)) = c.leader() else { continue };
+                if cur != lid || l.current_term() != term {
+                    // Leadership moved before the entry committed: try again.
+                    if l.commit_idx() < idx {
+                        target = None;
+                    }
+                    continue;
+                }
+                let voters = c.live_voters(&l);
+                if voters.iter().all(|v| c.server(*v).is_some_and(|s| s.last_applied_idx() >= idx)) {
+                    c.check_logs();
+                    return check(c, seed);
+                }
+            }
+        }
+    }
+    Err(report(seed, &format!("no progress within {PROGRESS_BOUND_MS}ms after healing (target {target:?})"), Some(c)))
+}
+
+pub fn run_seed(seed: u64, trace: bool) -> Result<String, String> {
+    let workaround = workaround_removal_liveness();
+    let p = Profile::from_seed(seed, workaround);
+    if trace {
+        eprintln!("seed {seed}: {p:?}");
+    }
+    let mut c = Cluster::new(seed, p.nodes, p.faults, trace, workaround);
+    check(&c, seed)?;
+    for _ in 0..p.cycles {
+        c.net.faults = p.faults;
+        c.shared.chaos.set(true);
+        let end = c.now() + p.chaos_ms;
+        while c.now() < end {
+            chaos_actions(&mut c, &p);
+            c.step();
+            if c.now() % LOG_CHECK_EVERY_MS == 0 {
+                c.check_logs();
+            }
+            check(&c, seed)?;
+        }
+        heal_and_progress(&mut c, seed)?;
+    }
+    Ok(format!(
+        "seed {seed} ok: {}ms, {} leaders, {} committed, net {}/{} delivered, {:?}",
+        c.now(),
+        c.shared.leaders_elected(),
+        c.shared.committed_count(),
+        c.net.stats.delivered,
+        c.net.stats.sent,
+        c.counts
+    ))
+}
