@@ -39,10 +39,10 @@ pub static mut raft_free: Option<FreeFn> = Some(libc::free);
 /// Not thread-safe: call it before any other library function.
 #[no_mangle]
 pub unsafe extern "C" fn raft_set_heap_functions(
-    _malloc: Option<MallocFn>,
-    _calloc: Option<CallocFn>,
-    _realloc: Option<ReallocFn>,
-    _free: Option<FreeFn>,
+    _malloc: Option<unsafe extern "C" fn(size: usize) -> *mut c_void>,
+    _calloc: Option<unsafe extern "C" fn(nmemb: usize, size: usize) -> *mut c_void>,
+    _realloc: Option<unsafe extern "C" fn(ptr: *mut c_void, size: usize) -> *mut c_void>,
+    _free: Option<unsafe extern "C" fn(ptr: *mut c_void)>,
 ) {
     raft_malloc = Some(_malloc.unwrap_or(libc::malloc));
     raft_calloc = Some(_calloc.unwrap_or(libc::calloc));

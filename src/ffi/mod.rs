@@ -5,6 +5,7 @@
 
 pub mod boundary;
 pub mod callbacks;
+pub mod config;
 pub mod entry;
 pub mod heap;
 pub mod log;

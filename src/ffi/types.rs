@@ -71,6 +71,8 @@ pub const RAFT_LOGTYPE_NO_OP: raft_logtype_e = 4;
 pub const RAFT_LOGTYPE_NUM: raft_logtype_e = 100;
 
 /// A reference-counted log entry; `data_len` payload bytes follow the header.
+///
+/// cbindgen:field-names=[term, id, type, refs, user_data, free_func, data_len, data]
 #[repr(C)]
 pub struct raft_entry_t {
     pub term: raft_term_t,

@@ -1,0 +1,116 @@
+# libraft-rs: build, test and install the C libraries.
+#   make            release build of libraft.so / libraft.a, header compile check
+#   make test       cargo tests, check-abi, C tests against .so and .a, valgrind
+#   make header     regenerate include/raft.h with cbindgen
+#   make demo       the C demo (demo/), make bench: the benchmark (bench/)
+#   make install PREFIX=/usr/local DESTDIR=
+
+CARGO ?= cargo
+CC ?= cc
+CXX ?= c++
+PREFIX ?= /usr/local
+DESTDIR ?=
+VERSION := 0.1.0
+SOVERSION := 0
+
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+LIBDIR := $(CARGO_TARGET_DIR)/release
+BUILD := $(CURDIR)/build
+SO := $(LIBDIR)/libraft.so
+AR := $(LIBDIR)/libraft.a
+# What a Rust staticlib needs from the system (rustc --print native-static-libs).
+STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+HEADERS := include/raft.h include/raft_types.h include/raft_private.h include/raft_log.h
+CFLAGS_TEST := -std=c99 -Wall -Wextra -Werror -g -Iinclude -Ictests
+SHARED ?= $(firstword $(wildcard $(CURDIR)/../shared /work/shared))
+CHECK_ABI := $(SHARED)/tools/check-abi
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=all \
+            --errors-for-leak-kinds=all
+
+CTESTS := $(sort $(wildcard ctests/test_*.c))
+CT_SO := $(patsubst ctests/%.c,$(BUILD)/ctests/so/%,$(CTESTS))
+CT_A := $(patsubst ctests/%.c,$(BUILD)/ctests/a/%,$(CTESTS))
+
+.PHONY: all lib header-check header test cargo-test check-abi ctests valgrind demo bench install clean
+
+all: lib header-check
+
+lib:
+	$(CARGO) build --release --features capi
+	@ln -sf libraft.so $(LIBDIR)/libraft.so.$(SOVERSION)
+
+# The headers must compile cleanly as strict C99 and as C++.
+header-check:
+	@mkdir -p $(BUILD)
+	@for h in raft.h raft_private.h raft_log.h; do \
+	  printf '#include "%s"\nint main(void) { return 0; }\n' $$h > $(BUILD)/hdr.c; \
+	  cp $(BUILD)/hdr.c $(BUILD)/hdr.cpp; \
+	  $(CC) -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude -c $(BUILD)/hdr.c -o $(BUILD)/hdr.o || exit 1; \
+	  $(CXX) -Wall -Wextra -Werror -Iinclude -c $(BUILD)/hdr.cpp -o $(BUILD)/hdr.o || exit 1; \
+	done; echo "headers: C99 and C++ compile cleanly"
+
+header:
+	RAFT_WRITE_HEADER=1 $(CARGO) test --test header_drift
+
+test: all cargo-test check-abi ctests valgrind
+	@cat $(BUILD)/ctests.total
+
+cargo-test:
+	$(CARGO) test
+
+check-abi: lib
+	@if [ -x "$(CHECK_ABI)" ]; then \
+	  $(CHECK_ABI) --lib $(SO) --lib $(AR) --include include --link-libs "$(STATIC_LIBS)"; \
+	else echo "check-abi: not found (looked in $(SHARED)); skipped"; fi
+
+$(BUILD)/ctests/so/%: ctests/%.c ctests/harness.h $(HEADERS) $(SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TEST) -o $@ $< -L$(LIBDIR) -lraft -Wl,-rpath,$(LIBDIR)
+
+$(BUILD)/ctests/a/%: ctests/%.c ctests/harness.h $(HEADERS) $(AR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TEST) -o $@ $< $(AR) $(STATIC_LIBS)
+
+$(SO) $(AR): lib
+
+# Run every C test against both libraries; sum their "N passed, M failed" lines.
+ctests: lib $(CT_SO) $(CT_A)
+	@rm -f $(BUILD)/ctests.log; status=0; \
+	for t in $(CT_SO) $(CT_A); do \
+	  echo "== $$t"; $$t > $(BUILD)/ct.out 2>&1 || status=1; cat $(BUILD)/ct.out; \
+	  if tail -n 1 $(BUILD)/ct.out | grep -Eq '[0-9]+ passed, [0-9]+ failed'; then \
+	    tail -n 1 $(BUILD)/ct.out >> $(BUILD)/ctests.log; \
+	  else echo "$$t: 0 passed, 1 failed (crashed)"; echo "crashed: 0 passed, 1 failed" >> $(BUILD)/ctests.log; fi; \
+	done; \
+	awk '{ for (i = 1; i < NF; i++) { if ($$(i+1) ~ /^passed/) p += $$i; if ($$(i+1) ~ /^failed/) f += $$i } } \
+	     END { printf "ctests: %d passed, %d failed\n", p, f }' $(BUILD)/ctests.log > $(BUILD)/ctests.total; \
+	cat $(BUILD)/ctests.total; exit $$status
+
+# Memcheck every C test (shared-library build): no errors, no leaks.
+valgrind: $(CT_SO)
+	@status=0; for t in $(CT_SO); do \
+	  if $(VALGRIND) $$t > /dev/null 2> $(BUILD)/vg.out; then echo "valgrind ok: $$t"; \
+	  else status=1; echo "valgrind FAILED: $$t"; cat $(BUILD)/vg.out; fi; \
+	done; exit $$status
+
+demo: all
+	$(MAKE) -C demo
+
+bench: all
+	$(MAKE) -C bench
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(SO) $(DESTDIR)$(PREFIX)/lib/libraft.so.$(VERSION)
+	ln -sf libraft.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libraft.so.$(SOVERSION)
+	ln -sf libraft.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libraft.so
+	install -m 644 $(AR) $(DESTDIR)$(PREFIX)/lib/libraft.a
+	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|g' \
+	  raft.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/raft.pc
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)
+	-$(MAKE) -C demo clean 2>/dev/null
+	-$(MAKE) -C bench clean 2>/dev/null
