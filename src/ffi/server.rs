@@ -60,7 +60,7 @@ pub(crate) unsafe fn server<'a>(me: *mut raft_server_t) -> Option<&'a CServer> {
 }
 
 /// The server's own `Rc` of the node `p` points at, if `p` is one of its nodes.
-fn node_of(s: &CServer, p: *mut raft_node_t) -> Option<Rc<Node>> {
+pub(crate) fn node_of(s: &CServer, p: *mut raft_node_t) -> Option<Rc<Node>> {
     if p.is_null() {
         return None;
     }
@@ -73,7 +73,7 @@ fn node_ptr(n: Option<Rc<Node>>) -> *mut raft_node_t {
 }
 
 /// Run `f` on the server behind `me` inside the panic guard; `default` for a bad pointer.
-unsafe fn with<T>(me: *mut raft_server_t, default: T, f: impl FnOnce(&CServer) -> T) -> T {
+pub(crate) unsafe fn with<T>(me: *mut raft_server_t, default: T, f: impl FnOnce(&CServer) -> T) -> T {
     match server(me) {
         Some(s) => guard(default, || f(s)),
         None => default,
@@ -645,3 +645,12 @@ pub(crate) unsafe fn config_set(me: *mut raft_server_t, key: c_int, value: i64) 
     })
 }
 
+
+/// 1 when `nvotes` is a majority of `nnodes` (upstream's test suite declares and calls this).
+#[no_mangle]
+pub extern "C" fn raft_votes_is_majority(nnodes: c_int, nvotes: c_int) -> c_int {
+    match (usize::try_from(nnodes), usize::try_from(nvotes)) {
+        (Ok(n), Ok(v)) => core::server::votes_is_majority(n, v) as c_int,
+        _ => 0,
+    }
+}
