@@ -22,6 +22,10 @@ pub struct CHost {
     cbs: Cell<raft_cbs_t>,
     /// The `raft_server_t` passed back to every callback (its udata lives there).
     me: *mut raft_server_t,
+    /// The application's own buffer behind the last chunk `get_snapshot_chunk`
+    /// returned, as (offset, len, data): `send_snapshot` passes that pointer on
+    /// unchanged, since a receiver may keep it beyond the call, as with upstream.
+    chunk_data: Cell<Option<(core::Size, core::Size, *mut c_void)>>,
 }
 
 fn node_ptr(n: &Node) -> *mut raft_node_t {
@@ -33,6 +37,7 @@ impl CHost {
         CHost {
             cbs: Cell::new(raft_cbs_t::default()),
             me,
+            chunk_data: Cell::new(None),
         }
     }
     pub(crate) fn set_callbacks(&self, cbs: raft_cbs_t) {
@@ -74,6 +79,11 @@ impl Host<CEntry> for CHost {
             return Ok(());
         };
         let mut m = raft_snapshot_req_t::borrow_core(msg);
+        if let Some((offset, len, data)) = self.chunk_data.take() {
+            if offset == m.chunk.offset && len == m.chunk.len {
+                m.chunk.data = data;
+            }
+        }
         Error::check(unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) })
     }
 
@@ -107,9 +117,13 @@ impl Host<CEntry> for CHost {
             offset,
             ..Default::default()
         };
+        self.chunk_data.set(None);
         Error::check(unsafe { f(self.me, self.udata(), node_ptr(node), offset, &mut c) })?;
         // The chunk's bytes belong to the application; keep a copy.
-        Ok(unsafe { c.to_core() })
+        let chunk = unsafe { c.to_core() };
+        self.chunk_data
+            .set(Some((offset, chunk.data.len() as core::Size, c.data)));
+        Ok(chunk)
     }
 
     fn store_snapshot_chunk(

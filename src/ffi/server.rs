@@ -60,7 +60,7 @@ pub(crate) unsafe fn server<'a>(me: *mut raft_server_t) -> Option<&'a CServer> {
 }
 
 /// The server's own `Rc` of the node `p` points at, if `p` is one of its nodes.
-fn node_of(s: &CServer, p: *mut raft_node_t) -> Option<Rc<Node>> {
+pub(crate) fn node_of(s: &CServer, p: *mut raft_node_t) -> Option<Rc<Node>> {
     if p.is_null() {
         return None;
     }
@@ -75,7 +75,7 @@ fn node_ptr(n: Option<Rc<Node>>) -> *mut raft_node_t {
 }
 
 /// Run `f` on the server behind `me` inside the panic guard; `default` for a bad pointer.
-unsafe fn with<T>(me: *mut raft_server_t, default: T, f: impl FnOnce(&CServer) -> T) -> T {
+pub(crate) unsafe fn with<T>(me: *mut raft_server_t, default: T, f: impl FnOnce(&CServer) -> T) -> T {
     match server(me) {
         Some(s) => guard(default, || f(s)),
         None => default,
