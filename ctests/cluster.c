@@ -293,8 +293,12 @@ cl_node_t *cluster_add_joiner(cluster_t *cl)
         return NULL;
     cl_node_t *n = &cl->nodes[cl->n];
     init_server(cl, n, cl->n + 1, cluster_flags);
-    cl->n++;
+    /* It knows the current members, as it would from their configuration
+     * entries; otherwise, once voting, it would be a one-node cluster. */
+    for (raft_node_id_t id = 1; id <= cl->n; id++)
+        raft_add_node(n->raft, NULL, id, 0);
     raft_add_non_voting_node(n->raft, NULL, n->id, 1);
+    cl->n++;
     return n;
 }
 
