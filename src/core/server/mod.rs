@@ -23,12 +23,13 @@ mod props;
 mod reads;
 mod replication;
 pub mod snapshot;
-mod transfer;
 #[cfg(test)]
 mod tests;
+mod transfer;
 
 pub use periodic::ConfigKey;
 pub use props::votes_is_majority;
+pub use replication::Commitment;
 
 pub use snapshot::SnapshotState;
 

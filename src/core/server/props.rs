@@ -1,7 +1,9 @@
 //! Derived properties and the small setters every concern shares.
 
 use super::Server;
-use crate::core::{log_type, Entry, Error, Host, Index, LogStore, NodeId, Result, State, Term, Time, NODE_ID_NONE};
+use crate::core::{
+    log_type, Entry, Error, Host, Index, LogStore, NodeId, Result, State, Term, Time, NODE_ID_NONE,
+};
 
 impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// Emit a debug line; the message is only formatted when logging is on.
@@ -64,7 +66,12 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         self.my_node().is_some_and(|n| n.is_voting())
     }
     pub fn num_voting_nodes(&self) -> usize {
-        self.nodes.borrow().list.iter().filter(|n| n.is_voting()).count()
+        self.nodes
+            .borrow()
+            .list
+            .iter()
+            .filter(|n| n.is_voting())
+            .count()
     }
     /// The local node is the only voter: it may lead without asking anyone.
     pub fn is_single_node_voting_cluster(&self) -> bool {
@@ -136,7 +143,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         let t = self.election_timeout().max(1);
         let rand = t + Time::from(self.host.random()) % t;
         self.election_timeout_rand.set(rand);
-        self.debug(NODE_ID_NONE, || format!("randomize election timeout to {rand}"));
+        self.debug(NODE_ID_NONE, || {
+            format!("randomize election timeout to {rand}")
+        });
     }
     /// Restart the check-quorum timer from acknowledged message `id`.
     pub fn update_quorum_meta(&self, id: crate::core::MsgId) {
