@@ -188,12 +188,6 @@ typedef struct raft_entry_resp_t {
 
 typedef void (*raft_read_request_callback_f)(void *arg, int can_read);
 
-typedef int raft_error_e;
-
-typedef int raft_config_e;
-
-typedef int raft_logtype_e;
-
 typedef struct raft_snapshot_resp_t {
   raft_msg_id_t msg_id;
   raft_term_t term;
@@ -201,6 +195,12 @@ typedef struct raft_snapshot_resp_t {
   int success;
   int last_chunk;
 } raft_snapshot_resp_t;
+
+typedef int raft_error_e;
+
+typedef int raft_config_e;
+
+typedef int raft_logtype_e;
 
 /**
  * The older per-event hooks of the built-in log.
@@ -759,6 +759,123 @@ int raft_transfer_leader(struct raft_server_t *me, raft_node_id_t node_id, long 
  * `me` must be NULL or a server.
  */
 int raft_flush(struct raft_server_t *me, raft_index_t sync_index);
+
+/**
+ * Start a snapshot: apply everything committed and freeze its index.
+ * -1 when there is nothing to compact.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+int raft_begin_snapshot(struct raft_server_t *me);
+
+/**
+ * Finish the snapshot: compact the log up to it. -1 when none is in progress.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+int raft_end_snapshot(struct raft_server_t *me);
+
+/**
+ * Abandon the snapshot in progress.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+int raft_cancel_snapshot(struct raft_server_t *me);
+
+/**
+ * 1 while a snapshot is being taken.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+int raft_snapshot_is_in_progress(struct raft_server_t *me);
+
+/**
+ * 1 when committed entries may be applied now.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+int raft_is_apply_allowed(struct raft_server_t *me);
+
+/**
+ * How many entries a snapshot taken now would compact.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+raft_index_t raft_get_num_snapshottable_logs(struct raft_server_t *me);
+
+/**
+ * Last index covered by the snapshot.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+raft_index_t raft_get_snapshot_last_idx(struct raft_server_t *me);
+
+/**
+ * Term of the last entry covered by the snapshot.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+raft_term_t raft_get_snapshot_last_term(struct raft_server_t *me);
+
+/**
+ * Set the snapshot's (and the applied) index and term.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+void raft_set_snapshot_metadata(struct raft_server_t *me, raft_term_t term, raft_index_t idx);
+
+/**
+ * At restart, adopt the snapshot the application restored.
+ * `RAFT_ERR_MISUSE` once the server has any state.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+int raft_restore_snapshot(struct raft_server_t *me, raft_term_t last_included_term, raft_index_t last_included_index);
+
+/**
+ * Start loading a received snapshot (removes every other node).
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+int raft_begin_load_snapshot(struct raft_server_t *me, raft_term_t last_included_term, raft_index_t last_included_index);
+
+/**
+ * Finish loading; `RAFT_ERR_MISUSE` without `raft_begin_load_snapshot`.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+int raft_end_load_snapshot(struct raft_server_t *me);
+
+/**
+ * Handle a snapshot chunk from the leader; `resp` is always filled in.
+ * `node` is not used: the leader is identified by `req->leader_id`.
+ *
+ * # Safety
+ * `me` must be NULL or a server; `req` and `resp` NULL or valid, with
+ * `req->chunk.data` valid for `req->chunk.len` bytes.
+ */
+int raft_recv_snapshot(struct raft_server_t *me, raft_node_t *_node, struct raft_snapshot_req_t *req, struct raft_snapshot_resp_t *resp);
+
+/**
+ * Handle a follower's answer to a snapshot chunk. -1 for a node that is not
+ * in the configuration.
+ *
+ * # Safety
+ * `me` must be NULL or a server; `resp` NULL or valid.
+ */
+int raft_recv_snapshot_response(struct raft_server_t *me, raft_node_t *node, struct raft_snapshot_resp_t *resp);
 
 #ifdef __cplusplus
 }  // extern "C"

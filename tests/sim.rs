@@ -40,7 +40,7 @@ use raft::core::Server;
 pub type SimServer = Server<entry::SimEntry, log::SimLog, host::SimHost>;
 
 /// Number of seeds `cargo test` runs (override with `SIM_CI_SEEDS`).
-const CI_SEEDS: u64 = 30;
+const CI_SEEDS: u64 = 64;
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())

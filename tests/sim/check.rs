@@ -22,6 +22,8 @@ pub struct Shared {
     pub keep_removed: bool,
     next_entry_id: Cell<EntryId>,
     pub violations: RefCell<Vec<String>>,
+    /// Snapshots received over the network and loaded.
+    pub installs: Cell<u64>,
     /// Term → the one node that led it (election safety).
     leaders: RefCell<BTreeMap<Term, NodeId>>,
     /// Committed entries: idx → (entry, the term in which the commit was first seen).

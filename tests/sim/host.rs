@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
 use raft::core::{
-    log_type, AppendEntriesRequest, Entry, Error, Host, Index, MembershipEvent, Node, NodeId, RequestVoteRequest,
-    Result, Size, SnapshotChunk, SnapshotRequest, State, Term, Time, NODE_ID_NONE,
+    log_type, AppendEntriesRequest, Entry, Error, Host, LogStore, Index, MembershipEvent, Node, NodeId, RequestVoteRequest,
+    Result, Size, SnapshotChunk, SnapshotRequest, State, Term, Time, TransferEvent, NODE_ID_NONE,
 };
 
 use super::check::Shared;
@@ -131,6 +131,7 @@ impl SimHost {
         }
         snap::end_load_snapshot(&server)?;
         self.shared.observe_state(self.id, idx, fsm.hash);
+        self.shared.installs.set(self.shared.installs.get() + 1);
         self.trace(format_args!("loaded snapshot {idx}/{term} members {:?}", fsm.members));
         *self.fsm.borrow_mut() = fsm;
         *self.disk.snapshot.borrow_mut() = Some((term, idx, bytes));
@@ -161,6 +162,28 @@ impl Host<SimEntry> for SimHost {
 
     fn has_send_snapshot(&self) -> bool {
         true
+    }
+
+    fn has_send_appendentries(&self) -> bool {
+        true
+    }
+
+    fn has_send_timeoutnow(&self) -> bool {
+        true
+    }
+
+    fn notify_transfer_event(&self, event: TransferEvent) {
+        self.trace(format_args!("transfer event {event:?}"));
+    }
+
+    fn get_entries_to_send(&self, _node: &Node, idx: Index, max: Index, out: &mut Vec<SimEntry>) -> Option<Index> {
+        // Under chaos the host sometimes picks small batches (even empty ones).
+        if !self.chance(300) {
+            return None;
+        }
+        let n = (self.rng.borrow_mut().below(4) as Index).min(max);
+        let server = self.server()?;
+        Some(server.log().get_batch(idx, n, out))
     }
 
     fn load_snapshot(&self, term: Term, index: Index) -> Result<()> {

@@ -58,8 +58,10 @@ impl Faults {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, Debug)]
 pub struct Stats {
+    /// Delivered messages per kind.
+    pub by_kind: std::collections::BTreeMap<&'static str, u64>,
     pub sent: u64,
     pub delivered: u64,
     pub dropped: u64,
@@ -175,6 +177,7 @@ impl Network {
                 continue;
             }
             self.stats.delivered += 1;
+            *self.stats.by_kind.entry(env.msg.kind()).or_default() += 1;
             return Some(env);
         }
         None

@@ -267,12 +267,15 @@ pub fn run_seed(seed: u64, trace: bool) -> Result<String, String> {
         heal_and_progress(&mut c, seed)?;
     }
     Ok(format!(
-        "seed {seed} ok: {}ms, {} leaders, {} committed, net {}/{} delivered, {:?}",
+        "seed {seed} ok: {} nodes, {}ms, {} leaders, {} committed, {} snapshot installs, net {}/{} delivered {:?}, {:?}",
+        p.nodes,
         c.now(),
         c.shared.leaders_elected(),
         c.shared.committed_count(),
+        c.shared.installs.get(),
         c.net.stats.delivered,
         c.net.stats.sent,
+        c.net.stats.by_kind,
         c.counts
     ))
 }

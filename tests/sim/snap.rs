@@ -1,43 +1,30 @@
-//! The snapshot calls the simulation makes, in one place so the rest of the
-//! simulation does not depend on when the snapshot API landed.
-//!
-//! Until the core's snapshot API exists these report "unsupported" and the
-//! schedule simply takes no snapshots.
+//! The snapshot calls the simulation makes, gathered in one place.
 
-use raft::core::{Error, Index, Result, Term};
+use raft::core::{Index, Node, Result, SnapshotRequest, SnapshotResponse, Term};
 
 use super::SimServer;
 
-pub fn num_snapshottable_logs(_s: &SimServer) -> Index {
-    0
+pub fn num_snapshottable_logs(s: &SimServer) -> Index {
+    s.num_snapshottable_logs()
 }
-pub fn begin_snapshot(_s: &SimServer) -> Result<()> {
-    Err(Error::Misuse)
+pub fn begin_snapshot(s: &SimServer) -> Result<()> {
+    s.begin_snapshot()
 }
-pub fn end_snapshot(_s: &SimServer) -> Result<()> {
-    Err(Error::Misuse)
+pub fn end_snapshot(s: &SimServer) -> Result<()> {
+    s.end_snapshot()
 }
-pub fn restore_snapshot(_s: &SimServer, _term: Term, _idx: Index) -> Result<()> {
-    Err(Error::Misuse)
+pub fn restore_snapshot(s: &SimServer, term: Term, idx: Index) -> Result<()> {
+    s.restore_snapshot(term, idx)
 }
-pub fn begin_load_snapshot(_s: &SimServer, _term: Term, _idx: Index) -> Result<()> {
-    Err(Error::Misuse)
+pub fn begin_load_snapshot(s: &SimServer, term: Term, idx: Index) -> Result<()> {
+    s.begin_load_snapshot(term, idx)
 }
-pub fn end_load_snapshot(_s: &SimServer) -> Result<()> {
-    Err(Error::Misuse)
+pub fn end_load_snapshot(s: &SimServer) -> Result<()> {
+    s.end_load_snapshot()
 }
-pub fn recv_snapshot(
-    _s: &SimServer,
-    _node: Option<&raft::core::Node>,
-    req: &raft::core::SnapshotRequest,
-) -> (raft::core::SnapshotResponse, Result<()>) {
-    let resp = raft::core::SnapshotResponse { msg_id: req.msg_id, term: req.term, ..Default::default() };
-    (resp, Err(Error::Misuse))
+pub fn recv_snapshot(s: &SimServer, _node: Option<&Node>, req: &SnapshotRequest) -> (SnapshotResponse, Result<()>) {
+    s.recv_snapshot(req)
 }
-pub fn recv_snapshot_response(
-    _s: &SimServer,
-    _node: Option<&raft::core::Node>,
-    _resp: &raft::core::SnapshotResponse,
-) -> Result<()> {
-    Err(Error::Misuse)
+pub fn recv_snapshot_response(s: &SimServer, node: Option<&Node>, resp: &SnapshotResponse) -> Result<()> {
+    s.recv_snapshot_response(node, resp)
 }

@@ -13,7 +13,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         }
         let msg_id = self.msg_id.get() + 1;
         self.msg_id.set(msg_id);
-        self.read_queue.borrow_mut().push_back(ReadRequest { read_idx: self.current_idx(), msg_id, callback });
+        self.read_queue.borrow_mut().push_back(ReadRequest {
+            read_idx: self.current_idx(),
+            msg_id,
+            callback,
+        });
         if self.config().auto_flush {
             return self.flush(0);
         }
@@ -25,9 +29,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     pub(crate) fn quorum_msg_id(&self) -> MsgId {
         let me = self.my_node();
         let mut ids: Vec<MsgId> = self
-            .nodes()
+            .quorum_voters()
             .iter()
-            .filter(|n| n.is_voting())
             .map(|n| {
                 if me.as_ref().is_some_and(|m| std::rc::Rc::ptr_eq(m, n)) {
                     self.msg_id.get()
