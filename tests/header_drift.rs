@@ -12,7 +12,11 @@ use std::path::Path;
 /// Plain `extern "C"` declarations for every `getters!` line in `src/ffi`.
 fn macro_exports(dir: &Path) -> String {
     let mut out = String::from("// Generated from getters! invocations for cbindgen.\n");
-    let mut files: Vec<_> = std::fs::read_dir(dir.join("src/ffi")).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("src/ffi"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
     files.sort();
     for file in files {
         let src = std::fs::read_to_string(&file).unwrap();
@@ -36,7 +40,11 @@ fn macro_exports(dir: &Path) -> String {
                 for d in docs.drain(..) {
                     writeln!(out, "///{d}").unwrap();
                 }
-                let ret = if ty == "()" { String::new() } else { format!(" -> {ty}") };
+                let ret = if ty == "()" {
+                    String::new()
+                } else {
+                    format!(" -> {ty}")
+                };
                 writeln!(out, "#[no_mangle]\npub unsafe extern \"C\" fn {name}(me: *mut raft_server_t){ret} {{ loop {{}} }}").unwrap();
             }
         }
@@ -50,18 +58,27 @@ fn raft_h_matches_the_rust_sources() {
     let config = cbindgen::Config::from_file(dir.join("cbindgen.toml")).expect("cbindgen.toml");
     let extra = std::env::temp_dir().join(format!("raft-header-drift-{}.rs", std::process::id()));
     std::fs::write(&extra, macro_exports(dir)).unwrap();
-    let bindings = cbindgen::Builder::new().with_config(config).with_crate(dir).with_src(&extra).generate();
+    let bindings = cbindgen::Builder::new()
+        .with_config(config)
+        .with_crate(dir)
+        .with_src(&extra)
+        .generate();
     let _ = std::fs::remove_file(&extra);
     let mut out = Vec::new();
     bindings.expect("cbindgen").write(&mut out);
     // cbindgen renders `[c_char; 0]` as a zero-length array; C99 spells a
     // flexible array member `[]`.
-    let generated = String::from_utf8(out).expect("utf-8 header").replace("char data[0];", "char data[];");
+    let generated = String::from_utf8(out)
+        .expect("utf-8 header")
+        .replace("char data[0];", "char data[];");
     let path = dir.join("include/raft.h");
     if std::env::var_os("RAFT_WRITE_HEADER").is_some() {
         std::fs::write(&path, &generated).expect("write include/raft.h");
         return;
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(committed == generated, "include/raft.h is stale: run `make header`");
+    assert!(
+        committed == generated,
+        "include/raft.h is stale: run `make header`"
+    );
 }

@@ -34,7 +34,10 @@ impl<E: Entry> MemoryLog<E> {
 
     /// An empty log with room for `capacity` entries before reallocating.
     pub fn with_capacity(capacity: usize) -> Self {
-        MemoryLog { entries: RefCell::new(VecDeque::with_capacity(capacity)), base: Cell::new(0) }
+        MemoryLog {
+            entries: RefCell::new(VecDeque::with_capacity(capacity)),
+            base: Cell::new(0),
+        }
     }
 
     /// Index before the first stored entry.
@@ -101,7 +104,11 @@ impl<E: Entry> MemoryLog<E> {
     /// Remove entries newest first down to `from_idx` (inclusive), calling
     /// `hook(entry, idx)` before each removal; a hook error stops there.
     /// Indexes at or below `base` mean "everything".
-    pub fn pop_with(&self, from_idx: Index, mut hook: impl FnMut(&E, Index) -> Result<()>) -> Result<()> {
+    pub fn pop_with(
+        &self,
+        from_idx: Index,
+        mut hook: impl FnMut(&E, Index) -> Result<()>,
+    ) -> Result<()> {
         let from = from_idx.max(self.base() + 1);
         while self.count() > 0 && self.current_idx() >= from {
             let idx = self.current_idx();
@@ -116,7 +123,9 @@ impl<E: Entry> MemoryLog<E> {
     /// Remove the oldest entry after `hook(entry, idx)` accepts it; returns
     /// it, or `None` when the log is empty.
     pub fn poll_with(&self, hook: impl FnOnce(&E, Index) -> Result<()>) -> Result<Option<E>> {
-        let Some(e) = self.entries.borrow().front().cloned() else { return Ok(None) };
+        let Some(e) = self.entries.borrow().front().cloned() else {
+            return Ok(None);
+        };
         hook(&e, self.base() + 1)?;
         let removed = self.entries.borrow_mut().pop_front();
         self.base.set(self.base() + 1);
@@ -231,7 +240,10 @@ mod tests {
     #[test]
     fn append_get_count() {
         let l = filled(3);
-        assert_eq!((l.count(), l.current_idx(), LogStore::first_idx(&l)), (3, 3, 1));
+        assert_eq!(
+            (l.count(), l.current_idx(), LogStore::first_idx(&l)),
+            (3, 3, 1)
+        );
         assert_eq!(l.get(2).unwrap().id(), 2);
         assert!(l.get(0).is_none() && l.get(4).is_none() && l.get(-5).is_none());
         assert_eq!(l.peek_tail().unwrap().id(), 3);
@@ -262,7 +274,13 @@ mod tests {
         assert_eq!((l.base(), l.count(), l.current_idx()), (2, 2, 4));
         assert!(l.get(2).is_none());
         assert_eq!(l.get(3).unwrap().id(), 3);
-        assert_eq!(l.poll_with(|_, i| if i == 3 { Ok(()) } else { Err(Error::Done) }).unwrap().unwrap().id(), 3);
+        assert_eq!(
+            l.poll_with(|_, i| if i == 3 { Ok(()) } else { Err(Error::Done) })
+                .unwrap()
+                .unwrap()
+                .id(),
+            3
+        );
     }
 
     #[test]
@@ -274,7 +292,10 @@ mod tests {
         }
         let mut out = vec![];
         assert_eq!(l.get_batch(4, 3, &mut out), 3);
-        assert_eq!(out.iter().map(|e| e.id()).collect::<Vec<_>>(), vec![4, 5, 6]);
+        assert_eq!(
+            out.iter().map(|e| e.id()).collect::<Vec<_>>(),
+            vec![4, 5, 6]
+        );
         assert_eq!(l.get_batch(9, 10, &mut out), 1);
         assert_eq!(l.get_batch(10, 10, &mut out), 0);
         assert_eq!(l.with_slice_from(5, |s| s.len()), 5);
@@ -293,6 +314,9 @@ mod tests {
         assert!(l.append_with(e(5), |_, _| Err(Error::Shutdown)).is_err());
         assert_eq!(l.count(), 4);
         LogStore::reset(&l, 10, 2);
-        assert_eq!((l.count(), l.current_idx(), LogStore::first_idx(&l)), (0, 9, 10));
+        assert_eq!(
+            (l.count(), l.current_idx(), LogStore::first_idx(&l)),
+            (0, 9, 10)
+        );
     }
 }

@@ -17,7 +17,13 @@ use super::types::RAFT_ERR_MISUSE;
 /// # Safety
 /// `me` must be NULL or a live server; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn raft_config_fixed_args(me: *mut raft_server_t, set: c_int, config: c_int, value: c_int, out: *mut c_int) -> c_int {
+pub unsafe extern "C" fn raft_config_fixed_args(
+    me: *mut raft_server_t,
+    set: c_int,
+    config: c_int,
+    value: c_int,
+    out: *mut c_int,
+) -> c_int {
     if set != 0 {
         return config_set(me, config, i64::from(value));
     }

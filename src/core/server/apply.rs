@@ -34,6 +34,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         if !is_cfg_change(&entry) {
             return Ok(true);
         }
+        // Committed changes are never rolled back.
+        self.noop_cfg_changes.borrow_mut().remove(&idx);
         let id = self.host.get_node_id(&entry, idx);
         let Some(node) = self.node(id) else {
             return Ok(true);

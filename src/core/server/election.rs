@@ -2,7 +2,6 @@
 
 use std::rc::Rc;
 
-use super::props::votes_is_majority;
 use super::Server;
 use crate::core::{
     log_type, Entry, Error, Host, LogStore, Node, NodeId, RequestVoteRequest, RequestVoteResponse,
@@ -287,7 +286,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         if let Some(n) = node {
             n.vote_for_me(true);
         }
-        if votes_is_majority(self.num_voting_nodes(), self.nvotes_for_me()) {
+        if self.has_majority_of_votes() {
             if self.is_precandidate() {
                 self.become_candidate()?;
             } else {

@@ -131,7 +131,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                 }
             }
             log_type::ADD_NODE => {
-                // A duplicate ADD_NODE for a voter changes nothing.
+                // A duplicate ADD_NODE for a voter changes nothing (and its rollback neither).
+                if node.is_some_and(|n| n.is_voting()) {
+                    self.noop_cfg_changes.borrow_mut().insert(idx);
+                    return;
+                }
                 self.add_node_internal(Some(entry), 0, id, is_self);
             }
             log_type::REMOVE_NODE => {
@@ -150,6 +154,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         }
         let id = self.host.get_node_id(entry, idx);
         if id == NODE_ID_NONE {
+            return;
+        }
+        if self.noop_cfg_changes.borrow_mut().remove(&idx) {
             return;
         }
         let Some(node) = self.node(id) else {
@@ -193,6 +200,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         self.set_state(crate::core::State::Follower);
         self.leader_id.set(NODE_ID_NONE);
         self.commit_idx.set(0);
+        self.noop_cfg_changes.borrow_mut().clear();
         self.last_applied_idx.set(0);
         self.last_applied_term.set(0);
         let old = std::mem::take(&mut *self.nodes.borrow_mut());

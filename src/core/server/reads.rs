@@ -29,9 +29,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     pub(crate) fn quorum_msg_id(&self) -> MsgId {
         let me = self.my_node();
         let mut ids: Vec<MsgId> = self
-            .nodes()
+            .quorum_voters()
             .iter()
-            .filter(|n| n.is_voting())
             .map(|n| {
                 if me.as_ref().is_some_and(|m| std::rc::Rc::ptr_eq(m, n)) {
                     self.msg_id.get()

@@ -437,14 +437,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
 
     /// Commit the highest index a majority of voters hold, if it is of our term.
     fn update_commit_idx(&self) {
-        let mut indexes: Vec<Index> = self
-            .nodes
-            .borrow()
-            .list
-            .iter()
-            .filter(|n| n.is_voting())
-            .map(|n| n.match_idx())
-            .collect();
+        let mut indexes: Vec<Index> = self.quorum_voters().iter().map(|n| n.match_idx()).collect();
         if indexes.is_empty() {
             return;
         }

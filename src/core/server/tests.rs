@@ -683,3 +683,25 @@ fn manual_flush_counts_leader_durable_index() {
     s.flush(2).unwrap();
     assert_eq!(s.commit_idx(), 2);
 }
+
+#[test]
+fn removing_a_voter_from_two_commits_without_it() {
+    let s = leader(2);
+    ok_resp(&s, 2, 1, 1);
+    assert_eq!(s.commit_idx(), 1);
+    s.recv_entry(&cfg(log_type::REMOVE_NODE, 2)).unwrap();
+    // The pending removal takes effect on append: we are the only voter left.
+    assert_eq!(s.commit_idx(), 2);
+    assert!(s.node(2).is_none());
+    assert!(!s.voting_change_is_in_progress());
+}
+
+#[test]
+fn rolled_back_removal_counts_the_node_again() {
+    let s = leader(3);
+    s.recv_entry(&cfg(log_type::REMOVE_NODE, 3)).unwrap();
+    assert!(!s.node(3).unwrap().is_active());
+    s.delete_entry_from_idx(2).unwrap();
+    assert!(s.node(3).unwrap().is_active());
+    assert_eq!(s.quorum_voters().len(), 3);
+}
