@@ -13,6 +13,7 @@
 #define CL_MAX_NODES 8
 #define CL_MAX_APPLIED 4096
 #define CL_MAX_STATES 256
+#define CL_WATCHDOG_SECONDS 300
 
 typedef enum {
     CL_MSG_REQUESTVOTE,
