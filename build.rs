@@ -4,7 +4,10 @@ fn main() {
     let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     println!("cargo:rerun-if-changed=csrc/config_shim.c");
     println!("cargo:rerun-if-changed=csrc/exports.map");
-    cc::Build::new().file("csrc/config_shim.c").warnings(true).compile("raft_config_shim");
+    cc::Build::new()
+        .file("csrc/config_shim.c")
+        .warnings(true)
+        .compile("raft_config_shim");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libraft.so.0");
     soname_link();
     // rustc exports only Rust symbols from a cdylib: keep the shim's
@@ -17,9 +20,13 @@ fn main() {
 /// `libraft.so.0` at run time: provide it next to the library (best effort;
 /// `make` does the same).
 fn soname_link() {
-    let Ok(out) = std::env::var("OUT_DIR") else { return };
+    let Ok(out) = std::env::var("OUT_DIR") else {
+        return;
+    };
     // OUT_DIR is <target>/<profile>/build/raft-<hash>/out.
-    let Some(profile_dir) = std::path::Path::new(&out).ancestors().nth(3) else { return };
+    let Some(profile_dir) = std::path::Path::new(&out).ancestors().nth(3) else {
+        return;
+    };
     let link = profile_dir.join("libraft.so.0");
     if std::fs::symlink_metadata(&link).is_err() {
         #[cfg(unix)]

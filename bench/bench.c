@@ -25,12 +25,12 @@ typedef struct {
     long entries, lag;
     size_t snap_bytes;
     unsigned seed;
-    int quiet;
+    long corrupt_at;
 } opts_t;
 
 /* What the measured sections cost, accumulated. */
 static double sec_cpu;
-static long sec_msgs, sec_entries_sent;
+static long sec_msgs, sec_entries_sent, sec_delivered;
 
 static double cpu_now(void)
 {
@@ -50,17 +50,19 @@ __attribute__((noinline)) void bench_measured(section_fn fn, const opts_t *o, vo
 
 static void measure(section_fn fn, const opts_t *o, void *arg)
 {
-    long m0 = cluster_sent_total(), e0 = C.sent_entries;
+    long m0 = cluster_sent_total(), e0 = C.sent_entries, d0 = C.delivered;
     double t0 = cpu_now();
     bench_measured(fn, o, arg);
     sec_cpu += cpu_now() - t0;
     sec_msgs += cluster_sent_total() - m0;
     sec_entries_sent += C.sent_entries - e0;
+    sec_delivered += C.delivered - d0;
 }
 
 static peer_t *start_cluster(const opts_t *o)
 {
     cluster_init(o->n, o->payload, o->auto_flush, o->snap_bytes);
+    C.corrupt_at = o->corrupt_at;
     peer_t *l = cluster_converge(ELECTION_TICK_MS, 2000);
     if (!l)
         die("no leader elected at start");
@@ -263,11 +265,10 @@ static int run_one(const opts_t *o)
 
     srand(o->seed);  /* the libraries draw election timeouts from rand() */
     sec_cpu = 0;
-    sec_msgs = sec_entries_sent = 0;
+    sec_msgs = sec_entries_sent = sec_delivered = 0;
     long units = 0;
     long entries = scenarios[s].run(o, &units);
     int bad = cluster_verify(entries, 1);
-    long delivered = C.delivered;
     cluster_free();
 
     struct rusage ru;
@@ -277,7 +278,7 @@ static int run_one(const opts_t *o)
            "delivered=%ld rss_kb=%ld verify=%s lib=%s\n",
            o->scenario, o->n, o->entries, o->payload, o->batch, o->auto_flush, o->reps,
            o->lag, units, scenarios[s].unit, sec_cpu, units ? sec_cpu * 1e9 / units : 0.0,
-           sec_msgs, units ? (double)sec_msgs / units : 0.0, sec_entries_sent, delivered,
+           sec_msgs, units ? (double)sec_msgs / units : 0.0, sec_entries_sent, sec_delivered,
            ru.ru_maxrss, bad ? "FAILED" : "ok", library_path());
     fflush(stdout);
     return bad;
@@ -328,19 +329,22 @@ static void usage(void)
         "  -l, --lag L           entries a follower misses (catchup, snapshot)\n"
         "  -S, --snap-bytes S    snapshot size (default 1048576)\n"
         "      --seed S          srand() seed (default 1)\n"
-        "      --smoke           one tiny verifying pass over every scenario\n");
+        "      --smoke           one tiny verifying pass over every scenario\n"
+        "      --corrupt K       self-test: damage the K-th entry copied in transit\n"
+        "                        (the run must then fail verification)\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     opts_t o = {"replicate", 3, 64, 64, 0, 10, 100000, 1000000, 1 << 20, 1, 0};
+
     int do_smoke = 0;
     static const struct option longopts[] = {
         {"scenario", 1, 0, 's'}, {"nodes", 1, 0, 'n'}, {"entries", 1, 0, 'e'},
         {"payload", 1, 0, 'p'}, {"batch", 1, 0, 'b'}, {"auto-flush", 1, 0, 'a'},
         {"reps", 1, 0, 'r'}, {"lag", 1, 0, 'l'}, {"snap-bytes", 1, 0, 'S'},
-        {"seed", 1, 0, 1}, {"smoke", 0, 0, 2}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"seed", 1, 0, 1}, {"smoke", 0, 0, 2}, {"corrupt", 1, 0, 3}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "s:n:e:p:b:a:r:l:S:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -355,6 +359,7 @@ int main(int argc, char **argv)
         case 'S': o.snap_bytes = (size_t)atol(optarg); break;
         case 1: o.seed = (unsigned)atol(optarg); break;
         case 2: do_smoke = 1; break;
+        case 3: o.corrupt_at = atol(optarg); break;
         default: usage();
         }
     }

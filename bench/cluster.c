@@ -149,6 +149,8 @@ static raft_entry_t *copy_entry(const raft_entry_t *e)
     c->id = e->id;
     c->type = e->type;
     memcpy(c->data, e->data, e->data_len);
+    if (++C.copied == C.corrupt_at && c->data_len > 0)
+        c->data[0] ^= 1;
     return c;
 }
 

@@ -53,6 +53,8 @@ typedef struct {
     long dropped;
     long delivered;
     long failures;    /* verification failures seen in callbacks */
+    long corrupt_at;  /* self-test: damage the n-th copied entry in transit */
+    long copied;
 } cluster_t;
 
 extern cluster_t C;

@@ -1,6 +1,8 @@
 /* The in-process test cluster; see cluster.h. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cluster.h"
 
@@ -268,8 +270,22 @@ static void init_server(cluster_t *cl, cl_node_t *n, raft_node_id_t id, int flag
 
 static int cluster_flags;
 
+/* A library bug that loops forever must fail the test binary, not hang
+ * `make test`: the first cluster arms a watchdog (SIGALRM ends the process)
+ * unless the caller already set one. */
+static void arm_watchdog(void)
+{
+    static int armed;
+    if (armed)
+        return;
+    armed = 1;
+    unsigned left = alarm(0);
+    alarm(left ? left : CL_WATCHDOG_SECONDS);
+}
+
 cluster_t *cluster_new(int n, int flags)
 {
+    arm_watchdog();
     cluster_t *cl = calloc(1, sizeof(*cl));
     if (n > CL_MAX_NODES)
         n = CL_MAX_NODES;
@@ -293,8 +309,12 @@ cl_node_t *cluster_add_joiner(cluster_t *cl)
         return NULL;
     cl_node_t *n = &cl->nodes[cl->n];
     init_server(cl, n, cl->n + 1, cluster_flags);
-    cl->n++;
+    /* It knows the current members, as it would from their configuration
+     * entries; otherwise, once voting, it would be a one-node cluster. */
+    for (raft_node_id_t id = 1; id <= cl->n; id++)
+        raft_add_node(n->raft, NULL, id, 0);
     raft_add_non_voting_node(n->raft, NULL, n->id, 1);
+    cl->n++;
     return n;
 }
 

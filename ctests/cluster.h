@@ -13,6 +13,7 @@
 #define CL_MAX_NODES 8
 #define CL_MAX_APPLIED 4096
 #define CL_MAX_STATES 256
+#define CL_WATCHDOG_SECONDS 300
 
 typedef enum {
     CL_MSG_REQUESTVOTE,
@@ -121,8 +122,8 @@ struct cluster {
 
 /* Creates n voting servers that all know each other (static membership). */
 cluster_t *cluster_new(int n, int flags);
-/* Adds one more server with id n+1 that knows only itself as a non-voter
- * (to be added to the cluster by a configuration change). */
+/* Adds one more server with id n+1: itself as a non-voter plus the current
+ * members (to be added to the cluster by a configuration change). */
 cl_node_t *cluster_add_joiner(cluster_t *cl);
 void cluster_free(cluster_t *cl);
 

@@ -18,6 +18,11 @@ typedef struct raft_node raft_node;
 typedef struct raft_server_t raft_server_t;
 
 /**
+ * The C name of a cluster member: a `raft_node_t *` points at a [`core::Node`].
+ */
+typedef struct raft_node raft_node_t;
+
+/**
  * A reference-counted log entry; `data_len` payload bytes follow the header.
  *
  */
@@ -34,11 +39,6 @@ typedef struct raft_entry_t {
    */
   char data[];
 } raft_entry_t;
-
-/**
- * The C name of a cluster member: a `raft_node_t *` points at a [`core::Node`].
- */
-typedef struct raft_node raft_node_t;
 
 typedef void (*raft_entry_notify_f)(void *arg, struct raft_entry_t *entry, raft_index_t entry_idx);
 
@@ -121,7 +121,7 @@ typedef int (*raft_node_has_sufficient_logs_f)(struct raft_server_t *raft, void 
 
 typedef int raft_membership_e;
 
-typedef void (*raft_membership_event_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_entry_t *entry, raft_membership_e type_);
+typedef void (*raft_membership_event_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_entry_t *entry, raft_membership_e event);
 
 typedef int raft_state_e;
 
@@ -188,12 +188,6 @@ typedef struct raft_entry_resp_t {
 
 typedef void (*raft_read_request_callback_f)(void *arg, int can_read);
 
-typedef int raft_error_e;
-
-typedef int raft_config_e;
-
-typedef int raft_logtype_e;
-
 typedef struct raft_snapshot_resp_t {
   raft_msg_id_t msg_id;
   raft_term_t term;
@@ -201,6 +195,12 @@ typedef struct raft_snapshot_resp_t {
   int success;
   int last_chunk;
 } raft_snapshot_resp_t;
+
+typedef int raft_error_e;
+
+typedef int raft_config_e;
+
+typedef int raft_logtype_e;
 
 /**
  * The older per-event hooks of the built-in log.
@@ -289,6 +289,91 @@ extern "C" {
  * point to a `raft_log_cbs_t` to install.
  */
 extern const struct raft_log_impl_t raft_log_internal_impl;
+
+/**
+ * Forget term, vote, nodes and log.
+ */
+void raft_clear(struct raft_server_t *me);
+
+int raft_periodic(struct raft_server_t *me);
+
+raft_node_id_t raft_get_nodeid(struct raft_server_t *me);
+
+raft_node_t *raft_get_my_node(struct raft_server_t *me);
+
+int raft_get_num_nodes(struct raft_server_t *me);
+
+int raft_get_num_voting_nodes(struct raft_server_t *me);
+
+raft_index_t raft_get_log_count(struct raft_server_t *me);
+
+raft_term_t raft_get_current_term(struct raft_server_t *me);
+
+raft_index_t raft_get_current_idx(struct raft_server_t *me);
+
+raft_index_t raft_get_commit_idx(struct raft_server_t *me);
+
+int raft_is_follower(struct raft_server_t *me);
+
+int raft_is_leader(struct raft_server_t *me);
+
+int raft_is_precandidate(struct raft_server_t *me);
+
+int raft_is_candidate(struct raft_server_t *me);
+
+raft_time_t raft_get_timeout_elapsed(struct raft_server_t *me);
+
+raft_index_t raft_get_last_applied_idx(struct raft_server_t *me);
+
+int raft_get_nvotes_for_me(struct raft_server_t *me);
+
+raft_node_id_t raft_get_voted_for(struct raft_server_t *me);
+
+raft_node_id_t raft_get_leader_id(struct raft_server_t *me);
+
+raft_node_t *raft_get_leader_node(struct raft_server_t *me);
+
+int raft_pop_entry(struct raft_server_t *me);
+
+int raft_get_state(struct raft_server_t *me);
+
+raft_term_t raft_get_last_log_term(struct raft_server_t *me);
+
+int raft_apply_all(struct raft_server_t *me);
+
+int raft_become_leader(struct raft_server_t *me);
+
+void raft_become_follower(struct raft_server_t *me);
+
+/**
+ * A held reference the caller releases; NULL when nothing was applied.
+ */
+struct raft_entry_t *raft_get_last_applied_entry(struct raft_server_t *me);
+
+raft_index_t raft_get_first_entry_idx(struct raft_server_t *me);
+
+int raft_voting_change_is_in_progress(struct raft_server_t *me);
+
+/**
+ * The log handle its `init` returned.
+ */
+void *raft_get_log(struct raft_server_t *me);
+
+raft_node_id_t raft_get_transfer_leader(struct raft_server_t *me);
+
+int raft_timeout_now(struct raft_server_t *me);
+
+/**
+ * With auto-flush off: the index to make durable before `raft_flush`, or 0.
+ */
+raft_index_t raft_get_index_to_sync(struct raft_server_t *me);
+
+int raft_pending_operations(struct raft_server_t *me);
+
+/**
+ * Rebuild the configuration from the loaded log at restart.
+ */
+int raft_restore_log(struct raft_server_t *me);
 
 /**
  * Allocate an entry with `data_len` zeroed payload bytes and one reference.
@@ -674,6 +759,123 @@ int raft_transfer_leader(struct raft_server_t *me, raft_node_id_t node_id, long 
  * `me` must be NULL or a server.
  */
 int raft_flush(struct raft_server_t *me, raft_index_t sync_index);
+
+/**
+ * Start a snapshot: apply everything committed and freeze its index.
+ * -1 when there is nothing to compact.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+int raft_begin_snapshot(struct raft_server_t *me);
+
+/**
+ * Finish the snapshot: compact the log up to it. -1 when none is in progress.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+int raft_end_snapshot(struct raft_server_t *me);
+
+/**
+ * Abandon the snapshot in progress.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+int raft_cancel_snapshot(struct raft_server_t *me);
+
+/**
+ * 1 while a snapshot is being taken.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+int raft_snapshot_is_in_progress(struct raft_server_t *me);
+
+/**
+ * 1 when committed entries may be applied now.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+int raft_is_apply_allowed(struct raft_server_t *me);
+
+/**
+ * How many entries a snapshot taken now would compact.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+raft_index_t raft_get_num_snapshottable_logs(struct raft_server_t *me);
+
+/**
+ * Last index covered by the snapshot.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+raft_index_t raft_get_snapshot_last_idx(struct raft_server_t *me);
+
+/**
+ * Term of the last entry covered by the snapshot.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+raft_term_t raft_get_snapshot_last_term(struct raft_server_t *me);
+
+/**
+ * Set the snapshot's (and the applied) index and term.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+void raft_set_snapshot_metadata(struct raft_server_t *me, raft_term_t term, raft_index_t idx);
+
+/**
+ * At restart, adopt the snapshot the application restored.
+ * `RAFT_ERR_MISUSE` once the server has any state.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+int raft_restore_snapshot(struct raft_server_t *me, raft_term_t last_included_term, raft_index_t last_included_index);
+
+/**
+ * Start loading a received snapshot (removes every other node).
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+int raft_begin_load_snapshot(struct raft_server_t *me, raft_term_t last_included_term, raft_index_t last_included_index);
+
+/**
+ * Finish loading; `RAFT_ERR_MISUSE` without `raft_begin_load_snapshot`.
+ *
+ * # Safety
+ * `me` must be NULL or a server from `raft_new*`.
+ */
+int raft_end_load_snapshot(struct raft_server_t *me);
+
+/**
+ * Handle a snapshot chunk from the leader; `resp` is always filled in.
+ * The leader is identified by `req->leader_id`; `node` only labels the log.
+ *
+ * # Safety
+ * `me` must be NULL or a server; `req` and `resp` NULL or valid, with
+ * `req->chunk.data` valid for `req->chunk.len` bytes.
+ */
+int raft_recv_snapshot(struct raft_server_t *me, raft_node_t *node, struct raft_snapshot_req_t *req, struct raft_snapshot_resp_t *resp);
+
+/**
+ * Handle a follower's answer to a snapshot chunk. -1 for a node that is not
+ * in the configuration.
+ *
+ * # Safety
+ * `me` must be NULL or a server; `resp` NULL or valid.
+ */
+int raft_recv_snapshot_response(struct raft_server_t *me, raft_node_t *node, struct raft_snapshot_resp_t *resp);
 
 #ifdef __cplusplus
 }  // extern "C"

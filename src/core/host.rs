@@ -52,7 +52,12 @@ pub trait Host<E: Entry> {
         Err(super::types::Error::Done)
     }
     /// Store a received chunk of the snapshot that ends at `snapshot_index`.
-    fn store_snapshot_chunk(&self, _snapshot_index: Index, _offset: Size, _chunk: &SnapshotChunk) -> Result<()> {
+    fn store_snapshot_chunk(
+        &self,
+        _snapshot_index: Index,
+        _offset: Size,
+        _chunk: &SnapshotChunk,
+    ) -> Result<()> {
         Ok(())
     }
     /// Discard a partially received snapshot.
@@ -79,7 +84,13 @@ pub trait Host<E: Entry> {
     fn node_has_sufficient_logs(&self, _node: &Node) -> i32 {
         0
     }
-    fn notify_membership_event(&self, _node: Option<&Node>, _entry: Option<&E>, _event: MembershipEvent) {}
+    fn notify_membership_event(
+        &self,
+        _node: Option<&Node>,
+        _entry: Option<&E>,
+        _event: MembershipEvent,
+    ) {
+    }
     fn notify_state_event(&self, _state: State) {}
     fn notify_transfer_event(&self, _event: TransferEvent) {}
     /// Whether debug logging is wanted; when false the server skips formatting.
@@ -94,7 +105,13 @@ pub trait Host<E: Entry> {
     }
     /// Choose up to `max` entries from `idx` for `node`, pushing them to `out`.
     /// `None` means "no callback": the server reads its log itself.
-    fn get_entries_to_send(&self, _node: &Node, _idx: Index, _max: Index, _out: &mut Vec<E>) -> Option<Index> {
+    fn get_entries_to_send(
+        &self,
+        _node: &Node,
+        _idx: Index,
+        _max: Index,
+        _out: &mut Vec<E>,
+    ) -> Option<Index> {
         None
     }
     /// A random number for the randomized election timeout. The C host returns

@@ -18,7 +18,14 @@ use super::types::{Error, Index, Result, Term};
 pub struct MemoryLog<E> {
     entries: RefCell<VecDeque<E>>,
     base: Cell<Index>,
+    /// The slot layout upstream's ring buffer would have, as (size, front):
+    /// upstream hands out batches only up to the ring's wrap point, and
+    /// matching it keeps message sizes (and simulations) identical.
+    ring: Cell<(Index, Index)>,
 }
+
+/// Upstream's initial ring size.
+const RING_INITIAL: Index = 10;
 
 impl<E: Entry> Default for MemoryLog<E> {
     fn default() -> Self {
@@ -34,7 +41,11 @@ impl<E: Entry> MemoryLog<E> {
 
     /// An empty log with room for `capacity` entries before reallocating.
     pub fn with_capacity(capacity: usize) -> Self {
-        MemoryLog { entries: RefCell::new(VecDeque::with_capacity(capacity)), base: Cell::new(0) }
+        MemoryLog {
+            entries: RefCell::new(VecDeque::with_capacity(capacity)),
+            base: Cell::new(0),
+            ring: Cell::new((if capacity == 0 { RING_INITIAL } else { capacity as Index }, 0)),
+        }
     }
 
     /// Index before the first stored entry.
@@ -69,22 +80,34 @@ impl<E: Entry> MemoryLog<E> {
         self.entries.borrow().back().cloned()
     }
 
+    /// How many entries from position `pos` on are contiguous in upstream's ring.
+    fn ring_run(&self, pos: usize) -> usize {
+        let (size, front) = self.ring.get();
+        let i = (front + pos as Index) % size;
+        let back = (front + self.count()) % size;
+        (if i < back { back - i } else { size - i }) as usize
+    }
+
     /// Up to `max` entries from `idx` on, appended to `out`; returns how many.
+    /// Like upstream, a batch stops where its ring buffer would wrap.
     pub fn get_batch(&self, idx: Index, max: Index, out: &mut Vec<E>) -> Index {
         let Some(pos) = self.pos(idx) else { return 0 };
+        let run = self.ring_run(pos);
         let entries = self.entries.borrow();
-        let n = (entries.len() - pos).min(max.max(0) as usize);
+        let n = (entries.len() - pos).min(max.max(0) as usize).min(run);
         out.extend(entries.range(pos..pos + n).cloned());
         n as Index
     }
 
-    /// Run `f` on the stored entries from `idx` to the newest, as one
-    /// contiguous slice (empty when `idx` is not stored).
+    /// Run `f` on the stored entries from `idx` on, as one contiguous slice
+    /// ending where upstream's ring would wrap (empty when `idx` is not stored).
     pub fn with_slice_from<R>(&self, idx: Index, f: impl FnOnce(&[E]) -> R) -> R {
         let pos = self.pos(idx);
+        let run = pos.map_or(0, |p| self.ring_run(p));
         let mut entries = self.entries.borrow_mut();
+        let len = entries.len();
         match pos {
-            Some(pos) => f(&entries.make_contiguous()[pos..]),
+            Some(pos) => f(&entries.make_contiguous()[pos..][..run.min(len - pos)]),
             None => f(&[]),
         }
     }
@@ -94,6 +117,11 @@ impl<E: Entry> MemoryLog<E> {
     pub fn append_with(&self, entry: E, hook: impl FnOnce(&E, Index) -> Result<()>) -> Result<()> {
         let idx = self.current_idx() + 1;
         hook(&entry, idx)?;
+        let (size, _) = self.ring.get();
+        if self.count() >= size {
+            // Upstream doubles its ring and moves the entries to its start.
+            self.ring.set((size * 2, 0));
+        }
         self.entries.borrow_mut().push_back(entry);
         Ok(())
     }
@@ -101,7 +129,11 @@ impl<E: Entry> MemoryLog<E> {
     /// Remove entries newest first down to `from_idx` (inclusive), calling
     /// `hook(entry, idx)` before each removal; a hook error stops there.
     /// Indexes at or below `base` mean "everything".
-    pub fn pop_with(&self, from_idx: Index, mut hook: impl FnMut(&E, Index) -> Result<()>) -> Result<()> {
+    pub fn pop_with(
+        &self,
+        from_idx: Index,
+        mut hook: impl FnMut(&E, Index) -> Result<()>,
+    ) -> Result<()> {
         let from = from_idx.max(self.base() + 1);
         while self.count() > 0 && self.current_idx() >= from {
             let idx = self.current_idx();
@@ -116,10 +148,14 @@ impl<E: Entry> MemoryLog<E> {
     /// Remove the oldest entry after `hook(entry, idx)` accepts it; returns
     /// it, or `None` when the log is empty.
     pub fn poll_with(&self, hook: impl FnOnce(&E, Index) -> Result<()>) -> Result<Option<E>> {
-        let Some(e) = self.entries.borrow().front().cloned() else { return Ok(None) };
+        let Some(e) = self.entries.borrow().front().cloned() else {
+            return Ok(None);
+        };
         hook(&e, self.base() + 1)?;
         let removed = self.entries.borrow_mut().pop_front();
         self.base.set(self.base() + 1);
+        let (size, front) = self.ring.get();
+        self.ring.set((size, (front + 1) % size));
         drop(removed);
         Ok(Some(e))
     }
@@ -137,6 +173,7 @@ impl<E: Entry> MemoryLog<E> {
     pub fn reset_to(&self, base: Index) {
         let old = std::mem::take(&mut *self.entries.borrow_mut());
         self.base.set(base);
+        self.ring.set((self.ring.get().0, 0));
         drop(old);
     }
 
@@ -231,7 +268,10 @@ mod tests {
     #[test]
     fn append_get_count() {
         let l = filled(3);
-        assert_eq!((l.count(), l.current_idx(), LogStore::first_idx(&l)), (3, 3, 1));
+        assert_eq!(
+            (l.count(), l.current_idx(), LogStore::first_idx(&l)),
+            (3, 3, 1)
+        );
         assert_eq!(l.get(2).unwrap().id(), 2);
         assert!(l.get(0).is_none() && l.get(4).is_none() && l.get(-5).is_none());
         assert_eq!(l.peek_tail().unwrap().id(), 3);
@@ -262,7 +302,13 @@ mod tests {
         assert_eq!((l.base(), l.count(), l.current_idx()), (2, 2, 4));
         assert!(l.get(2).is_none());
         assert_eq!(l.get(3).unwrap().id(), 3);
-        assert_eq!(l.poll_with(|_, i| if i == 3 { Ok(()) } else { Err(Error::Done) }).unwrap().unwrap().id(), 3);
+        assert_eq!(
+            l.poll_with(|_, i| if i == 3 { Ok(()) } else { Err(Error::Done) })
+                .unwrap()
+                .unwrap()
+                .id(),
+            3
+        );
     }
 
     #[test]
@@ -274,7 +320,10 @@ mod tests {
         }
         let mut out = vec![];
         assert_eq!(l.get_batch(4, 3, &mut out), 3);
-        assert_eq!(out.iter().map(|e| e.id()).collect::<Vec<_>>(), vec![4, 5, 6]);
+        assert_eq!(
+            out.iter().map(|e| e.id()).collect::<Vec<_>>(),
+            vec![4, 5, 6]
+        );
         assert_eq!(l.get_batch(9, 10, &mut out), 1);
         assert_eq!(l.get_batch(10, 10, &mut out), 0);
         assert_eq!(l.with_slice_from(5, |s| s.len()), 5);
@@ -293,6 +342,9 @@ mod tests {
         assert!(l.append_with(e(5), |_, _| Err(Error::Shutdown)).is_err());
         assert_eq!(l.count(), 4);
         LogStore::reset(&l, 10, 2);
-        assert_eq!((l.count(), l.current_idx(), LogStore::first_idx(&l)), (0, 9, 10));
+        assert_eq!(
+            (l.count(), l.current_idx(), LogStore::first_idx(&l)),
+            (0, 9, 10)
+        );
     }
 }

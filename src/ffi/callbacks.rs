@@ -12,8 +12,9 @@ use super::entry::CEntry;
 use super::server::raft_server_t;
 use super::types::*;
 use crate::core::{
-    self, AppendEntriesRequest, Error, Host, Index, MembershipEvent, Node, NodeId, RequestVoteRequest, Result,
-    SnapshotChunk, SnapshotRequest, State, Term, Time, TransferEvent, NODE_ID_NONE,
+    self, AppendEntriesRequest, Error, Host, Index, MembershipEvent, Node, NodeId,
+    RequestVoteRequest, Result, SnapshotChunk, SnapshotRequest, State, Term, Time, TransferEvent,
+    NODE_ID_NONE,
 };
 
 /// The C side of a server: its callbacks, called with the server's own handle.
@@ -21,6 +22,10 @@ pub struct CHost {
     cbs: Cell<raft_cbs_t>,
     /// The `raft_server_t` passed back to every callback (its udata lives there).
     me: *mut raft_server_t,
+    /// The application's own buffer behind the last chunk `get_snapshot_chunk`
+    /// returned, as (offset, len, data): `send_snapshot` passes that pointer on
+    /// unchanged, since a receiver may keep it beyond the call, as with upstream.
+    chunk_data: Cell<Option<(core::Size, core::Size, *mut c_void)>>,
 }
 
 fn node_ptr(n: &Node) -> *mut raft_node_t {
@@ -29,7 +34,11 @@ fn node_ptr(n: &Node) -> *mut raft_node_t {
 
 impl CHost {
     pub(crate) fn new(me: *mut raft_server_t) -> CHost {
-        CHost { cbs: Cell::new(raft_cbs_t::default()), me }
+        CHost {
+            cbs: Cell::new(raft_cbs_t::default()),
+            me,
+            chunk_data: Cell::new(None),
+        }
     }
     pub(crate) fn set_callbacks(&self, cbs: raft_cbs_t) {
         self.cbs.set(cbs)
@@ -45,13 +54,17 @@ impl CHost {
 
 impl Host<CEntry> for CHost {
     fn send_requestvote(&self, node: &Node, msg: &RequestVoteRequest) -> Result<()> {
-        let Some(f) = self.cb().send_requestvote else { return Ok(()) };
+        let Some(f) = self.cb().send_requestvote else {
+            return Ok(());
+        };
         let mut m = raft_requestvote_req_t::from(msg);
         Error::check(unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) })
     }
 
     fn send_appendentries(&self, node: &Node, msg: &AppendEntriesRequest<CEntry>) -> Result<()> {
-        let Some(f) = self.cb().send_appendentries else { return Err(Error::Callback(-1)) };
+        let Some(f) = self.cb().send_appendentries else {
+            return Err(Error::Callback(-1));
+        };
         let mut ptrs = Vec::new();
         let mut m = raft_appendentries_req_t::borrow_core(msg, &mut ptrs);
         Error::check(unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) })
@@ -62,8 +75,15 @@ impl Host<CEntry> for CHost {
     }
 
     fn send_snapshot(&self, node: &Node, msg: &SnapshotRequest) -> Result<()> {
-        let Some(f) = self.cb().send_snapshot else { return Ok(()) };
+        let Some(f) = self.cb().send_snapshot else {
+            return Ok(());
+        };
         let mut m = raft_snapshot_req_t::borrow_core(msg);
+        if let Some((offset, len, data)) = self.chunk_data.take() {
+            if offset == m.chunk.offset && len == m.chunk.len {
+                m.chunk.data = data;
+            }
+        }
         Error::check(unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) })
     }
 
@@ -72,7 +92,9 @@ impl Host<CEntry> for CHost {
     }
 
     fn send_timeoutnow(&self, node: &Node) -> Result<()> {
-        let Some(f) = self.cb().send_timeoutnow else { return Ok(()) };
+        let Some(f) = self.cb().send_timeoutnow else {
+            return Ok(());
+        };
         Error::check(unsafe { f(self.me, self.udata(), node_ptr(node)) })
     }
 
@@ -81,41 +103,67 @@ impl Host<CEntry> for CHost {
     }
 
     fn load_snapshot(&self, term: Term, index: Index) -> Result<()> {
-        let Some(f) = self.cb().load_snapshot else { return Ok(()) };
+        let Some(f) = self.cb().load_snapshot else {
+            return Ok(());
+        };
         Error::check(unsafe { f(self.me, self.udata(), term, index) })
     }
 
     fn get_snapshot_chunk(&self, node: &Node, offset: core::Size) -> Result<SnapshotChunk> {
-        let Some(f) = self.cb().get_snapshot_chunk else { return Err(Error::Done) };
-        let mut c = raft_snapshot_chunk_t { offset, ..Default::default() };
+        let Some(f) = self.cb().get_snapshot_chunk else {
+            return Err(Error::Done);
+        };
+        let mut c = raft_snapshot_chunk_t {
+            offset,
+            ..Default::default()
+        };
+        self.chunk_data.set(None);
         Error::check(unsafe { f(self.me, self.udata(), node_ptr(node), offset, &mut c) })?;
         // The chunk's bytes belong to the application; keep a copy.
-        Ok(unsafe { c.to_core() })
+        let chunk = unsafe { c.to_core() };
+        self.chunk_data
+            .set(Some((offset, chunk.data.len() as core::Size, c.data)));
+        Ok(chunk)
     }
 
-    fn store_snapshot_chunk(&self, snapshot_index: Index, offset: core::Size, chunk: &SnapshotChunk) -> Result<()> {
-        let Some(f) = self.cb().store_snapshot_chunk else { return Ok(()) };
+    fn store_snapshot_chunk(
+        &self,
+        snapshot_index: Index,
+        offset: core::Size,
+        chunk: &SnapshotChunk,
+    ) -> Result<()> {
+        let Some(f) = self.cb().store_snapshot_chunk else {
+            return Ok(());
+        };
         let mut c = raft_snapshot_chunk_t::borrow_core(chunk);
         Error::check(unsafe { f(self.me, self.udata(), snapshot_index, offset, &mut c) })
     }
 
     fn clear_snapshot(&self) -> Result<()> {
-        let Some(f) = self.cb().clear_snapshot else { return Ok(()) };
+        let Some(f) = self.cb().clear_snapshot else {
+            return Ok(());
+        };
         Error::check(unsafe { f(self.me, self.udata()) })
     }
 
     fn apply_entry(&self, entry: &CEntry, idx: Index) -> Result<()> {
-        let Some(f) = self.cb().applylog else { return Ok(()) };
+        let Some(f) = self.cb().applylog else {
+            return Ok(());
+        };
         Error::check(unsafe { f(self.me, self.udata(), entry.as_ptr(), idx) })
     }
 
     fn persist_metadata(&self, term: Term, vote: NodeId) -> Result<()> {
-        let Some(f) = self.cb().persist_metadata else { return Ok(()) };
+        let Some(f) = self.cb().persist_metadata else {
+            return Ok(());
+        };
         Error::check(unsafe { f(self.me, self.udata(), term, vote) })
     }
 
     fn get_node_id(&self, entry: &CEntry, idx: Index) -> NodeId {
-        let Some(f) = self.cb().get_node_id else { return NODE_ID_NONE };
+        let Some(f) = self.cb().get_node_id else {
+            return NODE_ID_NONE;
+        };
         unsafe { f(self.me, self.udata(), entry.as_ptr(), idx) }
     }
 
@@ -124,12 +172,21 @@ impl Host<CEntry> for CHost {
     }
 
     fn node_has_sufficient_logs(&self, node: &Node) -> i32 {
-        let Some(f) = self.cb().node_has_sufficient_logs else { return 0 };
+        let Some(f) = self.cb().node_has_sufficient_logs else {
+            return 0;
+        };
         unsafe { f(self.me, self.udata(), node_ptr(node)) }
     }
 
-    fn notify_membership_event(&self, node: Option<&Node>, entry: Option<&CEntry>, event: MembershipEvent) {
-        let Some(f) = self.cb().notify_membership_event else { return };
+    fn notify_membership_event(
+        &self,
+        node: Option<&Node>,
+        entry: Option<&CEntry>,
+        event: MembershipEvent,
+    ) {
+        let Some(f) = self.cb().notify_membership_event else {
+            return;
+        };
         let n = node.map_or(ptr::null_mut(), node_ptr);
         let e = entry.map_or(ptr::null_mut(), |e| e.as_ptr());
         let ev = match event {
@@ -140,12 +197,16 @@ impl Host<CEntry> for CHost {
     }
 
     fn notify_state_event(&self, state: State) {
-        let Some(f) = self.cb().notify_state_event else { return };
+        let Some(f) = self.cb().notify_state_event else {
+            return;
+        };
         unsafe { f(self.me, self.udata(), state.as_raw()) }
     }
 
     fn notify_transfer_event(&self, event: TransferEvent) {
-        let Some(f) = self.cb().notify_transfer_event else { return };
+        let Some(f) = self.cb().notify_transfer_event else {
+            return;
+        };
         unsafe { f(self.me, self.udata(), event as raft_leader_transfer_e) }
     }
 
@@ -155,25 +216,49 @@ impl Host<CEntry> for CHost {
 
     fn log(&self, node_id: NodeId, message: &str) {
         let Some(f) = self.cb().log else { return };
-        let Ok(s) = CString::new(message.replace('\0', " ")) else { return };
+        let Ok(s) = CString::new(message.replace('\0', " ")) else {
+            return;
+        };
         unsafe { f(self.me, node_id, self.udata(), s.as_ptr()) }
     }
 
     fn backpressure(&self, node: &Node) -> bool {
-        let Some(f) = self.cb().backpressure else { return false };
+        let Some(f) = self.cb().backpressure else {
+            return false;
+        };
         unsafe { f(self.me, self.udata(), node_ptr(node)) != 0 }
     }
 
-    fn get_entries_to_send(&self, node: &Node, idx: Index, max: Index, out: &mut Vec<CEntry>) -> Option<Index> {
+    fn get_entries_to_send(
+        &self,
+        node: &Node,
+        idx: Index,
+        max: Index,
+        out: &mut Vec<CEntry>,
+    ) -> Option<Index> {
         let f = self.cb().get_entries_to_send?;
         if max <= 0 {
             return Some(0);
         }
         let mut buf: Vec<*mut raft_entry_t> = vec![ptr::null_mut(); max as usize];
-        let n = unsafe { f(self.me, self.udata(), node_ptr(node), idx, max, buf.as_mut_ptr()) }.clamp(0, max);
+        let n = unsafe {
+            f(
+                self.me,
+                self.udata(),
+                node_ptr(node),
+                idx,
+                max,
+                buf.as_mut_ptr(),
+            )
+        }
+        .clamp(0, max);
         // The callback hands over one reference per entry.
         let before = out.len();
-        out.extend(buf[..n as usize].iter().filter_map(|&p| unsafe { CEntry::from_owned(p) }));
+        out.extend(
+            buf[..n as usize]
+                .iter()
+                .filter_map(|&p| unsafe { CEntry::from_owned(p) }),
+        );
         Some((out.len() - before) as Index)
     }
 

@@ -91,7 +91,8 @@ pub unsafe extern "C" fn raft_entry_release_list(ety_list: *mut *mut raft_entry_
 /// `ety` must be NULL or a live entry.
 #[no_mangle]
 pub unsafe extern "C" fn raft_entry_is_cfg_change(ety: *mut raft_entry_t) -> c_int {
-    ety.as_ref().is_some_and(|e| log_type::is_cfg_change(e.type_ as i32)) as c_int
+    ety.as_ref()
+        .is_some_and(|e| log_type::is_cfg_change(e.type_ as i32)) as c_int
 }
 
 /// 1 if `ety` changes the set of voters, else 0.
@@ -100,7 +101,8 @@ pub unsafe extern "C" fn raft_entry_is_cfg_change(ety: *mut raft_entry_t) -> c_i
 /// `ety` must be NULL or a live entry.
 #[no_mangle]
 pub unsafe extern "C" fn raft_entry_is_voting_cfg_change(ety: *mut raft_entry_t) -> c_int {
-    ety.as_ref().is_some_and(|e| log_type::is_voting_cfg_change(e.type_ as i32)) as c_int
+    ety.as_ref()
+        .is_some_and(|e| log_type::is_voting_cfg_change(e.type_ as i32)) as c_int
 }
 
 /// One counted reference to a C entry: `Clone` holds, `Drop` releases.
@@ -203,7 +205,11 @@ impl core::Entry for CEntry {
             h.term = term;
             h.id = id;
             h.type_ = entry_type as i16;
-            std::ptr::copy_nonoverlapping(data.as_ptr(), h.data.as_mut_ptr() as *mut u8, data.len());
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                h.data.as_mut_ptr() as *mut u8,
+                data.len(),
+            );
         }
         Some(e)
     }

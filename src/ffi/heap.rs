@@ -89,10 +89,17 @@ pub struct RaftAllocator;
 
 unsafe fn alloc_aligned(layout: Layout, zeroed: bool) -> *mut u8 {
     let align = layout.align();
-    let Some(total) = layout.size().checked_add(align + std::mem::size_of::<usize>()) else {
+    let Some(total) = layout
+        .size()
+        .checked_add(align + std::mem::size_of::<usize>())
+    else {
         return std::ptr::null_mut();
     };
-    let raw = if zeroed { calloc(1, total) } else { malloc(total) } as *mut u8;
+    let raw = if zeroed {
+        calloc(1, total)
+    } else {
+        malloc(total)
+    } as *mut u8;
     if raw.is_null() {
         return raw;
     }

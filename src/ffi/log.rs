@@ -34,7 +34,11 @@ pub struct raft_log_t {
 
 impl raft_log_t {
     fn new(capacity: usize) -> raft_log_t {
-        raft_log_t { log: MemoryLog::with_capacity(capacity), cbs: Cell::new(Default::default()), raft: Cell::new(ptr::null_mut()) }
+        raft_log_t {
+            log: MemoryLog::with_capacity(capacity),
+            cbs: Cell::new(Default::default()),
+            raft: Cell::new(ptr::null_mut()),
+        }
     }
 
     /// The Rust view of the entries.
@@ -79,7 +83,8 @@ impl raft_log_t {
 
     /// Remove the oldest entry after the `log_poll` hook accepts it.
     fn poll_one(&self) -> core::Result<Option<CEntry>> {
-        self.log.poll_with(|e, idx| self.call(self.cbs.get().log_poll, e, idx))
+        self.log
+            .poll_with(|e, idx| self.call(self.cbs.get().log_poll, e, idx))
     }
 
     /// Offer every entry to the `log_clear` hook (entries stay).
@@ -119,14 +124,18 @@ unsafe fn log_ref<'a>(me: *mut raft_log_t) -> Option<&'a raft_log_t> {
 /// A new empty log.
 #[no_mangle]
 pub extern "C" fn raft_log_new() -> *mut raft_log_t {
-    guard(ptr::null_mut(), || Box::into_raw(Box::new(raft_log_t::new(INITIAL_CAPACITY))))
+    guard(ptr::null_mut(), || {
+        Box::into_raw(Box::new(raft_log_t::new(INITIAL_CAPACITY)))
+    })
 }
 
 /// A new empty log with room for `initial_size` entries (negative means 0).
 #[no_mangle]
 pub extern "C" fn raft_log_alloc(initial_size: raft_index_t) -> *mut raft_log_t {
     let cap = (initial_size.max(0) as usize).min(MAX_INITIAL_CAPACITY);
-    guard(ptr::null_mut(), || Box::into_raw(Box::new(raft_log_t::new(cap))))
+    guard(ptr::null_mut(), || {
+        Box::into_raw(Box::new(raft_log_t::new(cap)))
+    })
 }
 
 /// Install the event hooks (copied) and the pointer passed to them as `raft`.
@@ -134,7 +143,11 @@ pub extern "C" fn raft_log_alloc(initial_size: raft_index_t) -> *mut raft_log_t 
 /// # Safety
 /// `me` must be NULL or a live log; `funcs` NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn raft_log_set_callbacks(me: *mut raft_log_t, funcs: *mut raft_log_cbs_t, raft: *mut c_void) {
+pub unsafe extern "C" fn raft_log_set_callbacks(
+    me: *mut raft_log_t,
+    funcs: *mut raft_log_cbs_t,
+    raft: *mut c_void,
+) {
     if let Some(l) = log_ref(me) {
         l.cbs.set(funcs.as_ref().copied().unwrap_or_default());
         l.raft.set(raft);
@@ -181,7 +194,9 @@ pub unsafe extern "C" fn raft_log_clear_entries(me: *mut raft_log_t) {
 /// `me` must be NULL or a live log; `c` NULL or a live entry.
 #[no_mangle]
 pub unsafe extern "C" fn raft_log_append_entry(me: *mut raft_log_t, c: *mut raft_entry_t) -> c_int {
-    let (Some(l), Some(e)) = (log_ref(me), CEntry::from_owned(c)) else { return RAFT_ERR_MISUSE };
+    let (Some(l), Some(e)) = (log_ref(me), CEntry::from_owned(c)) else {
+        return RAFT_ERR_MISUSE;
+    };
     guard(RAFT_ERR_MISUSE, || core::to_code(l.append_owned(e)))
 }
 
@@ -200,8 +215,12 @@ pub unsafe extern "C" fn raft_log_count(me: *mut raft_log_t) -> raft_index_t {
 /// `me` must be NULL or a live log.
 #[no_mangle]
 pub unsafe extern "C" fn raft_log_delete(me: *mut raft_log_t, idx: raft_index_t) -> c_int {
-    let Some(l) = log_ref(me) else { return RAFT_ERR_MISUSE };
-    guard(RAFT_ERR_MISUSE, || core::to_code(l.delete(idx, &mut |_, _| {})))
+    let Some(l) = log_ref(me) else {
+        return RAFT_ERR_MISUSE;
+    };
+    guard(RAFT_ERR_MISUSE, || {
+        core::to_code(l.delete(idx, &mut |_, _| {}))
+    })
 }
 
 /// Drop every entry, keeping the base index.
@@ -222,7 +241,9 @@ pub unsafe extern "C" fn raft_log_empty(me: *mut raft_log_t) {
 /// `me` must be NULL or a live log; `etyp` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn raft_log_poll(me: *mut raft_log_t, etyp: *mut *mut raft_entry_t) -> c_int {
-    let Some(l) = log_ref(me) else { return RAFT_ERR_MISUSE };
+    let Some(l) = log_ref(me) else {
+        return RAFT_ERR_MISUSE;
+    };
     guard(RAFT_ERR_MISUSE, || match l.poll_one() {
         Ok(Some(e)) => {
             super::boundary::write_opt(etyp, e.as_ptr());
@@ -240,7 +261,11 @@ pub unsafe extern "C" fn raft_log_poll(me: *mut raft_log_t, etyp: *mut *mut raft
 /// # Safety
 /// `me` must be NULL or a live log; `n_etys` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn raft_log_get_from_idx(me: *mut raft_log_t, idx: raft_index_t, n_etys: *mut c_long) -> *mut *mut raft_entry_t {
+pub unsafe extern "C" fn raft_log_get_from_idx(
+    me: *mut raft_log_t,
+    idx: raft_index_t,
+    n_etys: *mut c_long,
+) -> *mut *mut raft_entry_t {
     let Some(l) = log_ref(me) else {
         super::boundary::write_opt(n_etys, 0);
         return ptr::null_mut();
@@ -248,7 +273,11 @@ pub unsafe extern "C" fn raft_log_get_from_idx(me: *mut raft_log_t, idx: raft_in
     let (p, n) = guard((ptr::null_mut(), 0), || {
         l.log.with_slice_from(idx, |s| {
             // CEntry is a transparent pointer, so the slice is a raft_entry_t *[].
-            if s.is_empty() { (ptr::null_mut(), 0) } else { (s.as_ptr() as *mut *mut raft_entry_t, s.len() as c_long) }
+            if s.is_empty() {
+                (ptr::null_mut(), 0)
+            } else {
+                (s.as_ptr() as *mut *mut raft_entry_t, s.len() as c_long)
+            }
         })
     });
     super::boundary::write_opt(n_etys, n);
@@ -260,8 +289,13 @@ pub unsafe extern "C" fn raft_log_get_from_idx(me: *mut raft_log_t, idx: raft_in
 /// # Safety
 /// `me` must be NULL or a live log.
 #[no_mangle]
-pub unsafe extern "C" fn raft_log_get_at_idx(me: *mut raft_log_t, idx: raft_index_t) -> *mut raft_entry_t {
-    log_ref(me).and_then(|l| l.log.get(idx)).map_or(ptr::null_mut(), |e| e.as_ptr())
+pub unsafe extern "C" fn raft_log_get_at_idx(
+    me: *mut raft_log_t,
+    idx: raft_index_t,
+) -> *mut raft_entry_t {
+    log_ref(me)
+        .and_then(|l| l.log.get(idx))
+        .map_or(ptr::null_mut(), |e| e.as_ptr())
 }
 
 /// The newest entry (borrowed), or NULL.
@@ -270,7 +304,9 @@ pub unsafe extern "C" fn raft_log_get_at_idx(me: *mut raft_log_t, idx: raft_inde
 /// `me` must be NULL or a live log.
 #[no_mangle]
 pub unsafe extern "C" fn raft_log_peektail(me: *mut raft_log_t) -> *mut raft_entry_t {
-    log_ref(me).and_then(|l| l.log.peek_tail()).map_or(ptr::null_mut(), |e| e.as_ptr())
+    log_ref(me)
+        .and_then(|l| l.log.peek_tail())
+        .map_or(ptr::null_mut(), |e| e.as_ptr())
 }
 
 /// Index of the newest entry (the base when empty).
@@ -287,8 +323,14 @@ pub unsafe extern "C" fn raft_log_get_current_idx(me: *mut raft_log_t) -> raft_i
 /// # Safety
 /// `me` must be NULL or a live log.
 #[no_mangle]
-pub unsafe extern "C" fn raft_log_load_from_snapshot(me: *mut raft_log_t, idx: raft_index_t, _term: raft_term_t) -> c_int {
-    let Some(l) = log_ref(me) else { return RAFT_ERR_MISUSE };
+pub unsafe extern "C" fn raft_log_load_from_snapshot(
+    me: *mut raft_log_t,
+    idx: raft_index_t,
+    _term: raft_term_t,
+) -> c_int {
+    let Some(l) = log_ref(me) else {
+        return RAFT_ERR_MISUSE;
+    };
     guard(RAFT_ERR_MISUSE, || {
         l.clear_hooks();
         l.log.reset_to(idx);
@@ -333,7 +375,9 @@ unsafe extern "C" fn li_reset(log: *mut c_void, first_idx: raft_index_t, _term: 
 }
 
 unsafe extern "C" fn li_append(log: *mut c_void, entry: *mut raft_entry_t) -> c_int {
-    let (Some(l), Some(e)) = (internal(log), CEntry::from_borrowed(entry)) else { return RAFT_ERR_MISUSE };
+    let (Some(l), Some(e)) = (internal(log), CEntry::from_borrowed(entry)) else {
+        return RAFT_ERR_MISUSE;
+    };
     guard(RAFT_ERR_MISUSE, || {
         let r = l.append_owned(e.clone());
         // On success the log keeps the clone; on failure drop our hold too.
@@ -348,12 +392,21 @@ unsafe extern "C" fn li_append(log: *mut c_void, entry: *mut raft_entry_t) -> c_
 use super::entry::raft_entry_release;
 
 unsafe extern "C" fn li_poll(log: *mut c_void, first_idx: raft_index_t) -> c_int {
-    let Some(l) = internal(log) else { return RAFT_ERR_MISUSE };
+    let Some(l) = internal(log) else {
+        return RAFT_ERR_MISUSE;
+    };
     guard(RAFT_ERR_MISUSE, || core::to_code(l.poll_to(first_idx)))
 }
 
-unsafe extern "C" fn li_pop(log: *mut c_void, from_idx: raft_index_t, cb: raft_entry_notify_f, cb_arg: *mut c_void) -> c_int {
-    let Some(l) = internal(log) else { return RAFT_ERR_MISUSE };
+unsafe extern "C" fn li_pop(
+    log: *mut c_void,
+    from_idx: raft_index_t,
+    cb: raft_entry_notify_f,
+    cb_arg: *mut c_void,
+) -> c_int {
+    let Some(l) = internal(log) else {
+        return RAFT_ERR_MISUSE;
+    };
     guard(RAFT_ERR_MISUSE, || {
         core::to_code(l.delete(from_idx, &mut |e, idx| {
             if let Some(f) = cb {
@@ -364,10 +417,17 @@ unsafe extern "C" fn li_pop(log: *mut c_void, from_idx: raft_index_t, cb: raft_e
 }
 
 unsafe extern "C" fn li_get(log: *mut c_void, idx: raft_index_t) -> *mut raft_entry_t {
-    internal(log).and_then(|l| l.log.get(idx)).map_or(ptr::null_mut(), CEntry::into_raw)
+    internal(log)
+        .and_then(|l| l.log.get(idx))
+        .map_or(ptr::null_mut(), CEntry::into_raw)
 }
 
-unsafe extern "C" fn li_get_batch(log: *mut c_void, idx: raft_index_t, entries_n: raft_index_t, entries: *mut *mut raft_entry_t) -> raft_index_t {
+unsafe extern "C" fn li_get_batch(
+    log: *mut c_void,
+    idx: raft_index_t,
+    entries_n: raft_index_t,
+    entries: *mut *mut raft_entry_t,
+) -> raft_index_t {
     let Some(l) = internal(log) else { return 0 };
     if entries.is_null() || entries_n <= 0 {
         return 0;
@@ -435,7 +495,11 @@ impl VtableLog {
     ///
     /// # Safety
     /// `impl_` must be NULL or a valid vtable whose functions accept `arg`.
-    pub unsafe fn new(impl_: *const raft_log_impl_t, raft: *mut raft_server_t, arg: *mut c_void) -> Option<VtableLog> {
+    pub unsafe fn new(
+        impl_: *const raft_log_impl_t,
+        raft: *mut raft_server_t,
+        arg: *mut c_void,
+    ) -> Option<VtableLog> {
         let vt = *impl_.as_ref()?;
         let builtin = ptr::eq(impl_, &raft_log_internal_impl);
         let log = match vt.init {
@@ -452,7 +516,11 @@ impl VtableLog {
 
     fn builtin(&self) -> Option<&raft_log_t> {
         // SAFETY: for the built-in vtable, `log` came from `li_init` and lives until drop.
-        if self.builtin { unsafe { internal(self.log) } } else { None }
+        if self.builtin {
+            unsafe { internal(self.log) }
+        } else {
+            None
+        }
     }
 }
 
@@ -465,7 +533,11 @@ impl Drop for VtableLog {
     }
 }
 
-unsafe extern "C" fn notify_trampoline(arg: *mut c_void, entry: *mut raft_entry_t, idx: raft_index_t) {
+unsafe extern "C" fn notify_trampoline(
+    arg: *mut c_void,
+    entry: *mut raft_entry_t,
+    idx: raft_index_t,
+) {
     let f = &mut *(arg as *mut &mut dyn FnMut(&CEntry, Index));
     guard((), || {
         CEntry::with_raw(entry, |e| {
@@ -537,7 +609,11 @@ impl LogStore<CEntry> for VtableLog {
         let mut buf: Vec<*mut raft_entry_t> = vec![ptr::null_mut(); max as usize];
         let n = unsafe { f(self.log, idx, max, buf.as_mut_ptr()) }.clamp(0, max);
         let before = out.len();
-        out.extend(buf[..n as usize].iter().filter_map(|&p| unsafe { CEntry::from_owned(p) }));
+        out.extend(
+            buf[..n as usize]
+                .iter()
+                .filter_map(|&p| unsafe { CEntry::from_owned(p) }),
+        );
         (out.len() - before) as Index
     }
 

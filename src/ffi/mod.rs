@@ -11,4 +11,5 @@ pub mod heap;
 pub mod log;
 pub mod node;
 pub mod server;
+pub mod snapshot;
 pub mod types;

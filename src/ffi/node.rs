@@ -9,7 +9,9 @@
 use std::ffi::{c_int, c_void};
 use std::rc::Rc;
 
-use super::types::{raft_index_t, raft_msg_id_t, raft_node_id_t, raft_node_t, raft_size_t, RAFT_NODE_ID_NONE};
+use super::types::{
+    raft_index_t, raft_msg_id_t, raft_node_id_t, raft_node_t, raft_size_t, RAFT_NODE_ID_NONE,
+};
 use crate::core::Node;
 
 /// # Safety
@@ -21,7 +23,9 @@ unsafe fn node<'a>(p: *mut raft_node_t) -> Option<&'a Node> {
 /// A standalone node (not part of any server), voting, `next_idx` 1.
 #[no_mangle]
 pub extern "C" fn raft_node_new(udata: *mut c_void, id: raft_node_id_t) -> *mut raft_node_t {
-    super::boundary::guard(std::ptr::null_mut(), || Rc::into_raw(Rc::new(Node::new(id, udata as usize))) as *mut raft_node_t)
+    super::boundary::guard(std::ptr::null_mut(), || {
+        Rc::into_raw(Rc::new(Node::new(id, udata as usize))) as *mut raft_node_t
+    })
 }
 
 /// Free a node made by `raft_node_new`.
@@ -138,7 +142,10 @@ pub unsafe extern "C" fn raft_node_has_sufficient_logs(me: *mut raft_node_t) -> 
 /// # Safety
 /// `me` must be NULL or a live node.
 #[no_mangle]
-pub unsafe extern "C" fn raft_node_set_has_sufficient_logs(me: *mut raft_node_t, has_sufficient_log: c_int) {
+pub unsafe extern "C" fn raft_node_set_has_sufficient_logs(
+    me: *mut raft_node_t,
+    has_sufficient_log: c_int,
+) {
     if let Some(n) = node(me) {
         n.set_has_sufficient_logs(has_sufficient_log != 0)
     }
@@ -269,7 +276,10 @@ pub unsafe extern "C" fn raft_node_get_next_msgid(me: *mut raft_node_t) -> raft_
 /// # Safety
 /// `me` must be NULL or a live node.
 #[no_mangle]
-pub unsafe extern "C" fn raft_node_update_max_seen_msg_id(me: *mut raft_node_t, msg_id: raft_msg_id_t) {
+pub unsafe extern "C" fn raft_node_update_max_seen_msg_id(
+    me: *mut raft_node_t,
+    msg_id: raft_msg_id_t,
+) {
     if let Some(n) = node(me) {
         n.update_max_seen_msgid(msg_id)
     }
@@ -298,7 +308,10 @@ pub unsafe extern "C" fn raft_node_get_snapshot_offset(me: *mut raft_node_t) -> 
 /// # Safety
 /// `me` must be NULL or a live node.
 #[no_mangle]
-pub unsafe extern "C" fn raft_node_set_snapshot_offset(me: *mut raft_node_t, snapshot_offset: raft_size_t) {
+pub unsafe extern "C" fn raft_node_set_snapshot_offset(
+    me: *mut raft_node_t,
+    snapshot_offset: raft_size_t,
+) {
     if let Some(n) = node(me) {
         n.set_snapshot_offset(snapshot_offset)
     }

@@ -60,11 +60,13 @@ pub(crate) unsafe fn server<'a>(me: *mut raft_server_t) -> Option<&'a CServer> {
 }
 
 /// The server's own `Rc` of the node `p` points at, if `p` is one of its nodes.
-fn node_of(s: &CServer, p: *mut raft_node_t) -> Option<Rc<Node>> {
+pub(crate) fn node_of(s: &CServer, p: *mut raft_node_t) -> Option<Rc<Node>> {
     if p.is_null() {
         return None;
     }
-    s.nodes().into_iter().find(|n| ptr::eq(Rc::as_ptr(n), p as *const Node))
+    s.nodes()
+        .into_iter()
+        .find(|n| ptr::eq(Rc::as_ptr(n), p as *const Node))
 }
 
 fn node_ptr(n: Option<Rc<Node>>) -> *mut raft_node_t {
@@ -73,7 +75,7 @@ fn node_ptr(n: Option<Rc<Node>>) -> *mut raft_node_t {
 }
 
 /// Run `f` on the server behind `me` inside the panic guard; `default` for a bad pointer.
-unsafe fn with<T>(me: *mut raft_server_t, default: T, f: impl FnOnce(&CServer) -> T) -> T {
+pub(crate) unsafe fn with<T>(me: *mut raft_server_t, default: T, f: impl FnOnce(&CServer) -> T) -> T {
     match server(me) {
         Some(s) => guard(default, || f(s)),
         None => default,
@@ -108,7 +110,10 @@ pub extern "C" fn raft_new() -> *mut raft_server_t {
 /// # Safety
 /// `log_impl` must be NULL or a valid vtable accepting `log_arg`.
 #[no_mangle]
-pub unsafe extern "C" fn raft_new_with_log(log_impl: *const raft_log_impl_t, log_arg: *mut c_void) -> *mut raft_server_t {
+pub unsafe extern "C" fn raft_new_with_log(
+    log_impl: *const raft_log_impl_t,
+    log_arg: *mut c_void,
+) -> *mut raft_server_t {
     guard(ptr::null_mut(), || {
         if log_impl.is_null() {
             return ptr::null_mut();
@@ -169,11 +174,16 @@ pub unsafe extern "C" fn raft_get_udata(me: *mut raft_server_t) -> *mut c_void {
 /// # Safety
 /// `me` must be NULL or a server; `funcs` NULL or a valid `raft_cbs_t`.
 #[no_mangle]
-pub unsafe extern "C" fn raft_set_callbacks(me: *mut raft_server_t, funcs: *mut raft_cbs_t, user_data: *mut c_void) {
+pub unsafe extern "C" fn raft_set_callbacks(
+    me: *mut raft_server_t,
+    funcs: *mut raft_cbs_t,
+    user_data: *mut c_void,
+) {
     let Some(h) = handle(me) else { return };
     h.udata.set(user_data);
     if let Some(s) = h.server.get() {
-        s.host().set_callbacks(funcs.as_ref().copied().unwrap_or_default());
+        s.host()
+            .set_callbacks(funcs.as_ref().copied().unwrap_or_default());
     }
 }
 
@@ -253,7 +263,11 @@ pub unsafe extern "C" fn raft_get_state_str(me: *mut raft_server_t) -> *const c_
 /// # Safety
 /// `me` must be NULL or a server.
 #[no_mangle]
-pub unsafe extern "C" fn raft_restore_metadata(me: *mut raft_server_t, term: raft_term_t, vote: raft_node_id_t) -> c_int {
+pub unsafe extern "C" fn raft_restore_metadata(
+    me: *mut raft_server_t,
+    term: raft_term_t,
+    vote: raft_node_id_t,
+) -> c_int {
     with(me, MISUSE, |s| to_code(s.restore_metadata(term, vote)))
 }
 
@@ -266,7 +280,9 @@ pub unsafe extern "C" fn raft_add_node(
     id: raft_node_id_t,
     is_self: c_int,
 ) -> *mut raft_node_t {
-    with(me, ptr::null_mut(), |s| node_ptr(s.add_node(user_data as usize, id, is_self != 0)))
+    with(me, ptr::null_mut(), |s| {
+        node_ptr(s.add_node(user_data as usize, id, is_self != 0))
+    })
 }
 
 /// # Safety
@@ -278,7 +294,9 @@ pub unsafe extern "C" fn raft_add_non_voting_node(
     id: raft_node_id_t,
     is_self: c_int,
 ) -> *mut raft_node_t {
-    with(me, ptr::null_mut(), |s| node_ptr(s.add_non_voting_node(udata as usize, id, is_self != 0)))
+    with(me, ptr::null_mut(), |s| {
+        node_ptr(s.add_non_voting_node(udata as usize, id, is_self != 0))
+    })
 }
 
 /// Remove and free `node`; a node not in this server is ignored.
@@ -303,7 +321,9 @@ pub unsafe extern "C" fn raft_recv_appendentries(
     req: *mut raft_appendentries_req_t,
     resp: *mut raft_appendentries_resp_t,
 ) -> c_int {
-    let (Some(req), Some(resp)) = (req.as_ref(), resp.as_mut()) else { return MISUSE };
+    let (Some(req), Some(resp)) = (req.as_ref(), resp.as_mut()) else {
+        return MISUSE;
+    };
     with(me, MISUSE, |s| {
         // Entries are held for as long as we use them; the caller keeps its own.
         let msg = req.to_core();
@@ -323,7 +343,9 @@ pub unsafe extern "C" fn raft_recv_appendentries_response(
     node: *mut raft_node_t,
     resp: *mut raft_appendentries_resp_t,
 ) -> c_int {
-    let Some(resp) = resp.as_ref() else { return MISUSE };
+    let Some(resp) = resp.as_ref() else {
+        return MISUSE;
+    };
     with(me, MISUSE, |s| {
         let n = node_of(s, node);
         to_code(s.recv_appendentries_response(n.as_deref(), &resp.into()))
@@ -339,7 +361,9 @@ pub unsafe extern "C" fn raft_recv_requestvote(
     req: *mut raft_requestvote_req_t,
     resp: *mut raft_requestvote_resp_t,
 ) -> c_int {
-    let (Some(req), Some(resp)) = (req.as_ref(), resp.as_mut()) else { return MISUSE };
+    let (Some(req), Some(resp)) = (req.as_ref(), resp.as_mut()) else {
+        return MISUSE;
+    };
     with(me, MISUSE, |s| {
         let (r, e) = s.recv_requestvote(&req.into());
         *resp = raft_requestvote_resp_t::from(&r);
@@ -355,7 +379,9 @@ pub unsafe extern "C" fn raft_recv_requestvote_response(
     node: *mut raft_node_t,
     resp: *mut raft_requestvote_resp_t,
 ) -> c_int {
-    let Some(resp) = resp.as_ref() else { return MISUSE };
+    let Some(resp) = resp.as_ref() else {
+        return MISUSE;
+    };
     with(me, MISUSE, |s| {
         let n = node_of(s, node);
         to_code(s.recv_requestvote_response(n.as_deref(), &resp.into()))
@@ -368,8 +394,14 @@ pub unsafe extern "C" fn raft_recv_requestvote_response(
 /// # Safety
 /// `me` must be NULL or a server; `req` NULL or a live entry; `resp` NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn raft_recv_entry(me: *mut raft_server_t, req: *mut raft_entry_req_t, resp: *mut raft_entry_resp_t) -> c_int {
-    let Some(e) = CEntry::from_borrowed(req) else { return MISUSE };
+pub unsafe extern "C" fn raft_recv_entry(
+    me: *mut raft_server_t,
+    req: *mut raft_entry_req_t,
+    resp: *mut raft_entry_resp_t,
+) -> c_int {
+    let Some(e) = CEntry::from_borrowed(req) else {
+        return MISUSE;
+    };
     with(me, MISUSE, |s| {
         let mut out = None;
         let r = s.submit_entry(&e, &mut out);
@@ -385,8 +417,13 @@ pub unsafe extern "C" fn raft_recv_entry(me: *mut raft_server_t, req: *mut raft_
 /// # Safety
 /// `me` must be NULL or a server.
 #[no_mangle]
-pub unsafe extern "C" fn raft_get_entry_from_idx(me: *mut raft_server_t, idx: raft_index_t) -> *mut raft_entry_t {
-    with(me, ptr::null_mut(), |s| s.entry_at(idx).map_or(ptr::null_mut(), CEntry::into_raw))
+pub unsafe extern "C" fn raft_get_entry_from_idx(
+    me: *mut raft_server_t,
+    idx: raft_index_t,
+) -> *mut raft_entry_t {
+    with(me, ptr::null_mut(), |s| {
+        s.entry_at(idx).map_or(ptr::null_mut(), CEntry::into_raw)
+    })
 }
 
 /// The entries from `idx` on, as an array from `raft_malloc` of held
@@ -412,7 +449,8 @@ pub unsafe extern "C" fn raft_get_entries_from_idx(
         if entries.is_empty() {
             return ptr::null_mut();
         }
-        let arr = heap::malloc(entries.len() * std::mem::size_of::<*mut raft_entry_t>()) as *mut *mut raft_entry_t;
+        let arr = heap::malloc(entries.len() * std::mem::size_of::<*mut raft_entry_t>())
+            as *mut *mut raft_entry_t;
         if arr.is_null() {
             return ptr::null_mut();
         }
@@ -427,7 +465,10 @@ pub unsafe extern "C" fn raft_get_entries_from_idx(
 /// # Safety
 /// `me` must be NULL or a server.
 #[no_mangle]
-pub unsafe extern "C" fn raft_get_node(me: *mut raft_server_t, id: raft_node_id_t) -> *mut raft_node_t {
+pub unsafe extern "C" fn raft_get_node(
+    me: *mut raft_server_t,
+    id: raft_node_id_t,
+) -> *mut raft_node_t {
     with(me, ptr::null_mut(), |s| node_ptr(s.node(id)))
 }
 
@@ -436,7 +477,10 @@ pub unsafe extern "C" fn raft_get_node(me: *mut raft_server_t, id: raft_node_id_
 /// # Safety
 /// `me` must be NULL or a server.
 #[no_mangle]
-pub unsafe extern "C" fn raft_get_node_from_idx(me: *mut raft_server_t, idx: raft_index_t) -> *mut raft_node_t {
+pub unsafe extern "C" fn raft_get_node_from_idx(
+    me: *mut raft_server_t,
+    idx: raft_index_t,
+) -> *mut raft_node_t {
     with(me, ptr::null_mut(), |s| match usize::try_from(idx) {
         Ok(i) => node_ptr(s.node_at(i)),
         Err(_) => ptr::null_mut(),
@@ -449,7 +493,10 @@ pub unsafe extern "C" fn raft_get_node_from_idx(me: *mut raft_server_t, idx: raf
 pub unsafe extern "C" fn raft_vote(me: *mut raft_server_t, node: *mut raft_node_t) -> c_int {
     with(me, MISUSE, |s| {
         // A foreign node pointer is still read for its id, as upstream does.
-        let id = node_of(s, node).map_or_else(|| node.as_ref().map_or(RAFT_NODE_ID_NONE, |n| n.id()), |n| n.id());
+        let id = node_of(s, node).map_or_else(
+            || node.as_ref().map_or(RAFT_NODE_ID_NONE, |n| n.id()),
+            |n| n.id(),
+        );
         to_code(s.vote_for_nodeid(id))
     })
 }
@@ -457,7 +504,10 @@ pub unsafe extern "C" fn raft_vote(me: *mut raft_server_t, node: *mut raft_node_
 /// # Safety
 /// `me` must be NULL or a server.
 #[no_mangle]
-pub unsafe extern "C" fn raft_vote_for_nodeid(me: *mut raft_server_t, nodeid: raft_node_id_t) -> c_int {
+pub unsafe extern "C" fn raft_vote_for_nodeid(
+    me: *mut raft_server_t,
+    nodeid: raft_node_id_t,
+) -> c_int {
     with(me, MISUSE, |s| to_code(s.vote_for_nodeid(nodeid)))
 }
 
@@ -482,8 +532,13 @@ pub unsafe extern "C" fn raft_set_commit_idx(me: *mut raft_server_t, commit_idx:
 /// # Safety
 /// `me` must be NULL or a server; `ety` NULL or a live entry.
 #[no_mangle]
-pub unsafe extern "C" fn raft_append_entry(me: *mut raft_server_t, ety: *mut raft_entry_t) -> c_int {
-    let Some(e) = CEntry::from_borrowed(ety) else { return MISUSE };
+pub unsafe extern "C" fn raft_append_entry(
+    me: *mut raft_server_t,
+    ety: *mut raft_entry_t,
+) -> c_int {
+    let Some(e) = CEntry::from_borrowed(ety) else {
+        return MISUSE;
+    };
     with(me, MISUSE, |s| to_code(s.append_entry(&e)))
 }
 
@@ -492,19 +547,29 @@ pub unsafe extern "C" fn raft_append_entry(me: *mut raft_server_t, ety: *mut raf
 /// # Safety
 /// `me` must be NULL or a server; `r` NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn raft_msg_entry_response_committed(me: *mut raft_server_t, r: *const raft_entry_resp_t) -> c_int {
+pub unsafe extern "C" fn raft_msg_entry_response_committed(
+    me: *mut raft_server_t,
+    r: *const raft_entry_resp_t,
+) -> c_int {
     let Some(r) = r.as_ref() else { return 0 };
     with(me, 0, |s| match s.entry_response_committed(&r.into()) {
-        Ok(c) => c as c_int,
-        Err(()) => -1,
+        core::server::Commitment::Committed => 1,
+        core::server::Commitment::Pending => 0,
+        core::server::Commitment::Invalidated => -1,
     })
 }
 
 /// # Safety
 /// `me` must be NULL or a server; `ety` NULL or a live entry.
 #[no_mangle]
-pub unsafe extern "C" fn raft_handle_append_cfg_change(me: *mut raft_server_t, ety: *mut raft_entry_t, idx: raft_index_t) {
-    let Some(e) = CEntry::from_borrowed(ety) else { return };
+pub unsafe extern "C" fn raft_handle_append_cfg_change(
+    me: *mut raft_server_t,
+    ety: *mut raft_entry_t,
+    idx: raft_index_t,
+) {
+    let Some(e) = CEntry::from_borrowed(ety) else {
+        return;
+    };
     with(me, (), |s| s.handle_append_cfg_change(&e, idx))
 }
 
@@ -532,8 +597,14 @@ pub unsafe extern "C" fn raft_recv_read_request(
 /// # Safety
 /// `me` must be NULL or a server.
 #[no_mangle]
-pub unsafe extern "C" fn raft_transfer_leader(me: *mut raft_server_t, node_id: raft_node_id_t, timeout: c_long) -> c_int {
-    with(me, MISUSE, |s| to_code(s.transfer_leader(node_id, timeout as core::Time)))
+pub unsafe extern "C" fn raft_transfer_leader(
+    me: *mut raft_server_t,
+    node_id: raft_node_id_t,
+    timeout: c_long,
+) -> c_int {
+    with(me, MISUSE, |s| {
+        to_code(s.transfer_leader(node_id, timeout as core::Time))
+    })
 }
 
 /// # Safety
@@ -546,8 +617,13 @@ pub unsafe extern "C" fn raft_flush(me: *mut raft_server_t, sync_index: raft_ind
 /// # Safety
 /// `me` must be NULL or a server.
 #[no_mangle]
-pub unsafe extern "C" fn raft_election_start(me: *mut raft_server_t, skip_precandidate: c_int) -> c_int {
-    with(me, MISUSE, |s| to_code(s.election_start(skip_precandidate != 0)))
+pub unsafe extern "C" fn raft_election_start(
+    me: *mut raft_server_t,
+    skip_precandidate: c_int,
+) -> c_int {
+    with(me, MISUSE, |s| {
+        to_code(s.election_start(skip_precandidate != 0))
+    })
 }
 
 /// # Safety
@@ -560,7 +636,10 @@ pub unsafe extern "C" fn raft_update_quorum_meta(me: *mut raft_server_t, id: raf
 /// # Safety
 /// `me` must be NULL or a server.
 #[no_mangle]
-pub unsafe extern "C" fn raft_send_requestvote(me: *mut raft_server_t, node: *mut raft_node_t) -> c_int {
+pub unsafe extern "C" fn raft_send_requestvote(
+    me: *mut raft_server_t,
+    node: *mut raft_node_t,
+) -> c_int {
     with(me, MISUSE, |s| match node_of(s, node) {
         Some(n) => to_code(s.send_requestvote(&n)),
         None => RAFT_ERR_INVALID_NODEID,
@@ -570,7 +649,10 @@ pub unsafe extern "C" fn raft_send_requestvote(me: *mut raft_server_t, node: *mu
 /// # Safety
 /// `me` must be NULL or a server.
 #[no_mangle]
-pub unsafe extern "C" fn raft_send_appendentries(me: *mut raft_server_t, node: *mut raft_node_t) -> c_int {
+pub unsafe extern "C" fn raft_send_appendentries(
+    me: *mut raft_server_t,
+    node: *mut raft_node_t,
+) -> c_int {
     with(me, MISUSE, |s| match node_of(s, node) {
         Some(n) => to_code(s.send_appendentries(&n)),
         None => RAFT_ERR_INVALID_NODEID,
@@ -607,7 +689,10 @@ pub unsafe extern "C" fn raft_reset_transfer_leader(me: *mut raft_server_t, time
 /// # Safety
 /// `me` must be NULL or a server.
 #[no_mangle]
-pub unsafe extern "C" fn raft_periodic_internal(me: *mut raft_server_t, milliseconds: raft_time_t) -> c_int {
+pub unsafe extern "C" fn raft_periodic_internal(
+    me: *mut raft_server_t,
+    milliseconds: raft_time_t,
+) -> c_int {
     with(me, MISUSE, |s| to_code(s.periodic_internal(milliseconds)))
 }
 
@@ -616,7 +701,10 @@ pub unsafe extern "C" fn raft_periodic_internal(me: *mut raft_server_t, millisec
 /// # Safety
 /// `me_` must be NULL or a server.
 #[no_mangle]
-pub unsafe extern "C" fn raft_delete_entry_from_idx(me_: *mut raft_server_t, idx: raft_index_t) -> c_int {
+pub unsafe extern "C" fn raft_delete_entry_from_idx(
+    me_: *mut raft_server_t,
+    idx: raft_index_t,
+) -> c_int {
     with(me_, MISUSE, |s| to_code(s.delete_entry_from_idx(idx)))
 }
 
@@ -625,12 +713,14 @@ pub unsafe extern "C" fn raft_delete_entry_from_idx(me_: *mut raft_server_t, idx
 /// # Safety
 /// `me` must be NULL or a server.
 pub(crate) unsafe fn config_get(me: *mut raft_server_t, key: c_int, out: &mut i64) -> c_int {
-    with(me, MISUSE, |s| match core::server::ConfigKey::from_raw(key) {
-        Some(k) => {
-            *out = s.config_get(k);
-            0
+    with(me, MISUSE, |s| {
+        match core::server::ConfigKey::from_raw(key) {
+            Some(k) => {
+                *out = s.config_get(k);
+                0
+            }
+            None => RAFT_ERR_NOTFOUND,
         }
-        None => RAFT_ERR_NOTFOUND,
     })
 }
 
@@ -639,9 +729,19 @@ pub(crate) unsafe fn config_get(me: *mut raft_server_t, key: c_int, out: &mut i6
 /// # Safety
 /// `me` must be NULL or a server.
 pub(crate) unsafe fn config_set(me: *mut raft_server_t, key: c_int, value: i64) -> c_int {
-    with(me, MISUSE, |s| match core::server::ConfigKey::from_raw(key) {
-        Some(k) => to_code(s.config_set(k, value)),
-        None => RAFT_ERR_NOTFOUND,
+    with(me, MISUSE, |s| {
+        match core::server::ConfigKey::from_raw(key) {
+            Some(k) => to_code(s.config_set(k, value)),
+            None => RAFT_ERR_NOTFOUND,
+        }
     })
 }
 
+/// 1 when `nvotes` is a majority of `nnodes` (upstream's test suite declares and calls this).
+#[no_mangle]
+pub extern "C" fn raft_votes_is_majority(nnodes: c_int, nvotes: c_int) -> c_int {
+    match (usize::try_from(nnodes), usize::try_from(nvotes)) {
+        (Ok(n), Ok(v)) => core::server::votes_is_majority(n, v) as c_int,
+        _ => 0,
+    }
+}

@@ -7,7 +7,9 @@
 //! an unexpected value undefined behaviour).
 #![allow(non_camel_case_types)]
 
-use std::ffi::{c_char, c_int, c_long, c_longlong, c_short, c_uint, c_ulong, c_ulonglong, c_ushort, c_void};
+use std::ffi::{
+    c_char, c_int, c_long, c_longlong, c_short, c_uint, c_ulong, c_ulonglong, c_ushort, c_void,
+};
 
 use crate::core;
 
@@ -168,16 +170,36 @@ pub struct raft_appendentries_resp_t {
 }
 
 pub type raft_send_requestvote_f = Option<
-    unsafe extern "C" fn(raft: *mut raft_server_t, user_data: *mut c_void, node: *mut raft_node_t, msg: *mut raft_requestvote_req_t) -> c_int,
+    unsafe extern "C" fn(
+        raft: *mut raft_server_t,
+        user_data: *mut c_void,
+        node: *mut raft_node_t,
+        msg: *mut raft_requestvote_req_t,
+    ) -> c_int,
 >;
 pub type raft_send_appendentries_f = Option<
-    unsafe extern "C" fn(raft: *mut raft_server_t, user_data: *mut c_void, node: *mut raft_node_t, msg: *mut raft_appendentries_req_t) -> c_int,
+    unsafe extern "C" fn(
+        raft: *mut raft_server_t,
+        user_data: *mut c_void,
+        node: *mut raft_node_t,
+        msg: *mut raft_appendentries_req_t,
+    ) -> c_int,
 >;
 pub type raft_send_snapshot_f = Option<
-    unsafe extern "C" fn(raft: *mut raft_server_t, user_data: *mut c_void, node: *mut raft_node_t, msg: *mut raft_snapshot_req_t) -> c_int,
+    unsafe extern "C" fn(
+        raft: *mut raft_server_t,
+        user_data: *mut c_void,
+        node: *mut raft_node_t,
+        msg: *mut raft_snapshot_req_t,
+    ) -> c_int,
 >;
 pub type raft_load_snapshot_f = Option<
-    unsafe extern "C" fn(raft: *mut raft_server_t, user_data: *mut c_void, snapshot_term: raft_term_t, snapshot_index: raft_index_t) -> c_int,
+    unsafe extern "C" fn(
+        raft: *mut raft_server_t,
+        user_data: *mut c_void,
+        snapshot_term: raft_term_t,
+        snapshot_index: raft_index_t,
+    ) -> c_int,
 >;
 pub type raft_get_snapshot_chunk_f = Option<
     unsafe extern "C" fn(
@@ -197,16 +219,38 @@ pub type raft_store_snapshot_chunk_f = Option<
         chunk: *mut raft_snapshot_chunk_t,
     ) -> c_int,
 >;
-pub type raft_clear_snapshot_f = Option<unsafe extern "C" fn(raft: *mut raft_server_t, user_data: *mut c_void) -> c_int>;
-pub type raft_node_has_sufficient_logs_f =
-    Option<unsafe extern "C" fn(raft: *mut raft_server_t, user_data: *mut c_void, node: *mut raft_node_t) -> c_int>;
-pub type raft_log_f =
-    Option<unsafe extern "C" fn(raft: *mut raft_server_t, node_id: raft_node_id_t, user_data: *mut c_void, buf: *const c_char)>;
+pub type raft_clear_snapshot_f =
+    Option<unsafe extern "C" fn(raft: *mut raft_server_t, user_data: *mut c_void) -> c_int>;
+pub type raft_node_has_sufficient_logs_f = Option<
+    unsafe extern "C" fn(
+        raft: *mut raft_server_t,
+        user_data: *mut c_void,
+        node: *mut raft_node_t,
+    ) -> c_int,
+>;
+pub type raft_log_f = Option<
+    unsafe extern "C" fn(
+        raft: *mut raft_server_t,
+        node_id: raft_node_id_t,
+        user_data: *mut c_void,
+        buf: *const c_char,
+    ),
+>;
 pub type raft_persist_metadata_f = Option<
-    unsafe extern "C" fn(raft: *mut raft_server_t, user_data: *mut c_void, term: raft_term_t, vote: raft_node_id_t) -> c_int,
+    unsafe extern "C" fn(
+        raft: *mut raft_server_t,
+        user_data: *mut c_void,
+        term: raft_term_t,
+        vote: raft_node_id_t,
+    ) -> c_int,
 >;
 pub type raft_logentry_event_f = Option<
-    unsafe extern "C" fn(raft: *mut raft_server_t, user_data: *mut c_void, entry: *mut raft_entry_t, entry_idx: raft_index_t) -> c_int,
+    unsafe extern "C" fn(
+        raft: *mut raft_server_t,
+        user_data: *mut c_void,
+        entry: *mut raft_entry_t,
+        entry_idx: raft_index_t,
+    ) -> c_int,
 >;
 pub type raft_get_node_id_f = Option<
     unsafe extern "C" fn(
@@ -222,16 +266,33 @@ pub type raft_membership_event_f = Option<
         user_data: *mut c_void,
         node: *mut raft_node_t,
         entry: *mut raft_entry_t,
-        type_: raft_membership_e,
+        event: raft_membership_e,
     ),
 >;
-pub type raft_state_event_f = Option<unsafe extern "C" fn(raft: *mut raft_server_t, user_data: *mut c_void, state: raft_state_e)>;
-pub type raft_transfer_event_f =
-    Option<unsafe extern "C" fn(raft: *mut raft_server_t, user_data: *mut c_void, result: raft_leader_transfer_e)>;
-pub type raft_send_timeoutnow_f =
-    Option<unsafe extern "C" fn(raft: *mut raft_server_t, user_data: *mut c_void, node: *mut raft_node_t) -> c_int>;
-pub type raft_backpressure_f =
-    Option<unsafe extern "C" fn(raft: *mut raft_server_t, user_data: *mut c_void, node: *mut raft_node_t) -> c_int>;
+pub type raft_state_event_f = Option<
+    unsafe extern "C" fn(raft: *mut raft_server_t, user_data: *mut c_void, state: raft_state_e),
+>;
+pub type raft_transfer_event_f = Option<
+    unsafe extern "C" fn(
+        raft: *mut raft_server_t,
+        user_data: *mut c_void,
+        result: raft_leader_transfer_e,
+    ),
+>;
+pub type raft_send_timeoutnow_f = Option<
+    unsafe extern "C" fn(
+        raft: *mut raft_server_t,
+        user_data: *mut c_void,
+        node: *mut raft_node_t,
+    ) -> c_int,
+>;
+pub type raft_backpressure_f = Option<
+    unsafe extern "C" fn(
+        raft: *mut raft_server_t,
+        user_data: *mut c_void,
+        node: *mut raft_node_t,
+    ) -> c_int,
+>;
 pub type raft_get_entries_to_send_f = Option<
     unsafe extern "C" fn(
         raft: *mut raft_server_t,
@@ -242,9 +303,13 @@ pub type raft_get_entries_to_send_f = Option<
         entries: *mut *mut raft_entry_t,
     ) -> raft_index_t,
 >;
-pub type raft_timestamp_f = Option<unsafe extern "C" fn(raft: *mut raft_server_t, user_data: *mut c_void) -> raft_time_t>;
-pub type raft_entry_notify_f = Option<unsafe extern "C" fn(arg: *mut c_void, entry: *mut raft_entry_t, entry_idx: raft_index_t)>;
-pub type raft_read_request_callback_f = Option<unsafe extern "C" fn(arg: *mut c_void, can_read: c_int)>;
+pub type raft_timestamp_f =
+    Option<unsafe extern "C" fn(raft: *mut raft_server_t, user_data: *mut c_void) -> raft_time_t>;
+pub type raft_entry_notify_f = Option<
+    unsafe extern "C" fn(arg: *mut c_void, entry: *mut raft_entry_t, entry_idx: raft_index_t),
+>;
+pub type raft_read_request_callback_f =
+    Option<unsafe extern "C" fn(arg: *mut c_void, can_read: c_int)>;
 
 /// The callbacks a server makes into the application.
 #[repr(C)]
@@ -277,11 +342,17 @@ pub struct raft_cbs_t {
 pub struct raft_log_impl_t {
     pub init: Option<unsafe extern "C" fn(raft: *mut c_void, arg: *mut c_void) -> *mut c_void>,
     pub free: Option<unsafe extern "C" fn(log: *mut c_void)>,
-    pub reset: Option<unsafe extern "C" fn(log: *mut c_void, first_idx: raft_index_t, term: raft_term_t)>,
+    pub reset:
+        Option<unsafe extern "C" fn(log: *mut c_void, first_idx: raft_index_t, term: raft_term_t)>,
     pub append: Option<unsafe extern "C" fn(log: *mut c_void, entry: *mut raft_entry_t) -> c_int>,
     pub poll: Option<unsafe extern "C" fn(log: *mut c_void, first_idx: raft_index_t) -> c_int>,
     pub pop: Option<
-        unsafe extern "C" fn(log: *mut c_void, from_idx: raft_index_t, cb: raft_entry_notify_f, cb_arg: *mut c_void) -> c_int,
+        unsafe extern "C" fn(
+            log: *mut c_void,
+            from_idx: raft_index_t,
+            cb: raft_entry_notify_f,
+            cb_arg: *mut c_void,
+        ) -> c_int,
     >,
     pub get: Option<unsafe extern "C" fn(log: *mut c_void, idx: raft_index_t) -> *mut raft_entry_t>,
     pub get_batch: Option<
@@ -358,13 +429,23 @@ impl From<&core::RequestVoteResponse> for raft_requestvote_resp_t {
 
 impl From<&raft_appendentries_resp_t> for core::AppendEntriesResponse {
     fn from(m: &raft_appendentries_resp_t) -> Self {
-        core::AppendEntriesResponse { msg_id: m.msg_id, term: m.term, success: m.success != 0, current_idx: m.current_idx }
+        core::AppendEntriesResponse {
+            msg_id: m.msg_id,
+            term: m.term,
+            success: m.success != 0,
+            current_idx: m.current_idx,
+        }
     }
 }
 
 impl From<&core::AppendEntriesResponse> for raft_appendentries_resp_t {
     fn from(m: &core::AppendEntriesResponse) -> Self {
-        raft_appendentries_resp_t { msg_id: m.msg_id, term: m.term, success: m.success as c_int, current_idx: m.current_idx }
+        raft_appendentries_resp_t {
+            msg_id: m.msg_id,
+            term: m.term,
+            success: m.success as c_int,
+            current_idx: m.current_idx,
+        }
     }
 }
 
@@ -394,19 +475,32 @@ impl From<&core::SnapshotResponse> for raft_snapshot_resp_t {
 
 impl From<&core::EntryResponse> for raft_entry_resp_t {
     fn from(m: &core::EntryResponse) -> Self {
-        raft_entry_resp_t { id: m.id, term: m.term, idx: m.idx }
+        raft_entry_resp_t {
+            id: m.id,
+            term: m.term,
+            idx: m.idx,
+        }
     }
 }
 
 impl From<&raft_entry_resp_t> for core::EntryResponse {
     fn from(m: &raft_entry_resp_t) -> Self {
-        core::EntryResponse { id: m.id, term: m.term, idx: m.idx }
+        core::EntryResponse {
+            id: m.id,
+            term: m.term,
+            idx: m.idx,
+        }
     }
 }
 
 impl Default for raft_snapshot_chunk_t {
     fn default() -> Self {
-        raft_snapshot_chunk_t { offset: 0, data: std::ptr::null_mut(), len: 0, last_chunk: 0 }
+        raft_snapshot_chunk_t {
+            offset: 0,
+            data: std::ptr::null_mut(),
+            len: 0,
+            last_chunk: 0,
+        }
     }
 }
 
@@ -418,10 +512,16 @@ impl raft_snapshot_chunk_t {
     /// `data` must be NULL or valid for `len` bytes.
     pub unsafe fn to_core(&self) -> core::SnapshotChunk {
         let data = match usize::try_from(self.len) {
-            Ok(n) if n > 0 && !self.data.is_null() => std::slice::from_raw_parts(self.data as *const u8, n).to_vec(),
+            Ok(n) if n > 0 && !self.data.is_null() => {
+                std::slice::from_raw_parts(self.data as *const u8, n).to_vec()
+            }
             _ => Vec::new(),
         };
-        core::SnapshotChunk { offset: self.offset, data, last_chunk: self.last_chunk != 0 }
+        core::SnapshotChunk {
+            offset: self.offset,
+            data,
+            last_chunk: self.last_chunk != 0,
+        }
     }
 
     /// A C view of a core chunk; the pointer borrows `c.data`, which must
@@ -494,7 +594,10 @@ impl raft_appendentries_req_t {
     /// A C view of a core request. `ptrs` receives the entry pointers and
     /// must outlive the returned value's use; no references are taken (the
     /// request keeps the entries alive).
-    pub fn borrow_core(m: &core::AppendEntriesRequest<super::entry::CEntry>, ptrs: &mut Vec<*mut raft_entry_t>) -> Self {
+    pub fn borrow_core(
+        m: &core::AppendEntriesRequest<super::entry::CEntry>,
+        ptrs: &mut Vec<*mut raft_entry_t>,
+    ) -> Self {
         ptrs.clear();
         ptrs.extend(m.entries.iter().map(|e| e.as_ptr()));
         raft_appendentries_req_t {
@@ -505,7 +608,11 @@ impl raft_appendentries_req_t {
             prev_log_term: m.prev_log_term,
             leader_commit: m.leader_commit,
             n_entries: ptrs.len() as raft_index_t,
-            entries: if ptrs.is_empty() { std::ptr::null_mut() } else { ptrs.as_mut_ptr() },
+            entries: if ptrs.is_empty() {
+                std::ptr::null_mut()
+            } else {
+                ptrs.as_mut_ptr()
+            },
         }
     }
 }

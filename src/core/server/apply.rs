@@ -15,7 +15,14 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         let Some(entry) = self.entry_at(idx) else {
             return Ok(false);
         };
-        self.debug(NODE_ID_NONE, || format!("applying log: {}, id: {} size: {}", idx, entry.id(), entry.data().len()));
+        self.debug(NODE_ID_NONE, || {
+            format!(
+                "applying log: {}, id: {} size: {}",
+                idx,
+                entry.id(),
+                entry.data().len()
+            )
+        });
         if let Err(Error::Shutdown) = self.host.apply_entry(&entry, idx) {
             return Err(Error::Shutdown);
         }
@@ -27,6 +34,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         if !is_cfg_change(&entry) {
             return Ok(true);
         }
+        // Committed changes are never rolled back.
+        self.noop_cfg_changes.borrow_mut().remove(&idx);
         let id = self.host.get_node_id(&entry, idx);
         let Some(node) = self.node(id) else {
             return Ok(true);
@@ -70,7 +79,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// Apply committed entries and answer ready reads, for at most half a
     /// request timeout so heartbeats are not starved.
     pub fn exec_operations(&self) -> Result<()> {
-        self.exec_deadline.set(self.time_millis() + self.request_timeout() / 2);
+        self.exec_deadline
+            .set(self.time_millis() + self.request_timeout() / 2);
         self.pending_operations.set(false);
         let r = self.apply_all();
         if r.is_ok() {

@@ -2,11 +2,10 @@
 
 use std::rc::Rc;
 
-use super::props::votes_is_majority;
 use super::Server;
 use crate::core::{
-    log_type, Entry, Error, Host, LogStore, Node, NodeId, RequestVoteRequest, RequestVoteResponse, Result, State,
-    Term, NODE_ID_NONE,
+    log_type, Entry, Error, Host, LogStore, Node, NodeId, RequestVoteRequest, RequestVoteResponse,
+    Result, State, Term, NODE_ID_NONE,
 };
 
 impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
@@ -39,7 +38,12 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
 
     /// Ask the voters whether they would vote for us, without changing terms.
     pub fn become_precandidate(&self) -> Result<()> {
-        self.debug(NODE_ID_NONE, || format!("becoming pre-candidate, next term : {}", self.current_term() + 1));
+        self.debug(NODE_ID_NONE, || {
+            format!(
+                "becoming pre-candidate, next term : {}",
+                self.current_term() + 1
+            )
+        });
         self.host.notify_state_event(State::PreCandidate);
         for n in self.nodes() {
             n.vote_for_me(false);
@@ -79,7 +83,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
 
     /// Take the lead: append a no-op of the new term and start replicating.
     pub fn become_leader(&self) -> Result<()> {
-        self.debug(NODE_ID_NONE, || format!("becoming leader term: {}", self.current_term()));
+        self.debug(NODE_ID_NONE, || {
+            format!("becoming leader term: {}", self.current_term())
+        });
         let noop = E::create(self.current_term(), 0, log_type::NO_OP, &[]).ok_or(Error::NoMem)?;
         self.append_entry(&noop)?;
         drop(noop);
@@ -153,7 +159,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
 
     /// Send a (pre-)vote request for our candidacy to `node`.
     pub fn send_requestvote(&self, node: &Node) -> Result<()> {
-        self.debug(node.id(), || format!("sending requestvote to: {}", node.id()));
+        self.debug(node.id(), || {
+            format!("sending requestvote to: {}", node.id())
+        });
         let prevote = self.is_precandidate();
         let msg = RequestVoteRequest {
             prevote,
@@ -186,7 +194,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                 req.candidate_id,
                 req.term,
                 i32::from(req.prevote),
-                if resp.vote_granted { "granted" } else { "not granted" }
+                if resp.vote_granted {
+                    "granted"
+                } else {
+                    "not granted"
+                }
             )
         });
         resp.term = self.current_term();
@@ -217,7 +229,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         }
         // The candidate's log must be at least as up to date as ours.
         let last_term = self.last_log_term();
-        if req.last_log_term < last_term || (req.last_log_term == last_term && req.last_log_idx < self.current_idx()) {
+        if req.last_log_term < last_term
+            || (req.last_log_term == last_term && req.last_log_idx < self.current_idx())
+        {
             return Ok(());
         }
         if req.prevote {
@@ -236,11 +250,19 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
 
     /// Count a (pre-)vote answer from `node` (`None` when the sender is unknown).
-    pub fn recv_requestvote_response(&self, node: Option<&Node>, resp: &RequestVoteResponse) -> Result<()> {
+    pub fn recv_requestvote_response(
+        &self,
+        node: Option<&Node>,
+        resp: &RequestVoteResponse,
+    ) -> Result<()> {
         self.debug(node.map_or(NODE_ID_NONE, |n| n.id()), || {
             format!(
                 "node responded to requestvote status:{} pv:{} rt:{} ct:{} rt:{}",
-                if resp.vote_granted { "granted" } else { "not granted" },
+                if resp.vote_granted {
+                    "granted"
+                } else {
+                    "not granted"
+                },
                 i32::from(resp.prevote),
                 resp.request_term,
                 self.current_term(),
@@ -264,7 +286,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         if let Some(n) = node {
             n.vote_for_me(true);
         }
-        if votes_is_majority(self.num_voting_nodes(), self.nvotes_for_me()) {
+        if self.has_majority_of_votes() {
             if self.is_precandidate() {
                 self.become_candidate()?;
             } else {

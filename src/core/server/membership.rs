@@ -5,7 +5,9 @@ use std::rc::Rc;
 
 use super::props::is_voting_cfg_change;
 use super::Server;
-use crate::core::{log_type, Entry, Host, Index, LogStore, MembershipEvent, Node, NodeId, Result, NODE_ID_NONE};
+use crate::core::{
+    log_type, Entry, Host, Index, LogStore, MembershipEvent, Node, NodeId, Result, NODE_ID_NONE,
+};
 
 impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// Add a node, or make an existing non-voting one voting. `None` for an
@@ -15,11 +17,22 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
 
     /// Add a non-voting node; `None` when the id is taken or invalid.
-    pub fn add_non_voting_node(&self, user_data: usize, id: NodeId, is_self: bool) -> Option<Rc<Node>> {
+    pub fn add_non_voting_node(
+        &self,
+        user_data: usize,
+        id: NodeId,
+        is_self: bool,
+    ) -> Option<Rc<Node>> {
         self.add_non_voting_node_internal(None, user_data, id, is_self)
     }
 
-    fn add_node_internal(&self, entry: Option<&E>, user_data: usize, id: NodeId, is_self: bool) -> Option<Rc<Node>> {
+    fn add_node_internal(
+        &self,
+        entry: Option<&E>,
+        user_data: usize,
+        id: NodeId,
+        is_self: bool,
+    ) -> Option<Rc<Node>> {
         if id == NODE_ID_NONE {
             return None;
         }
@@ -39,7 +52,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         if is_self {
             *self.my_node.borrow_mut() = Some(node.clone());
         }
-        self.host.notify_membership_event(Some(&node), entry, MembershipEvent::Add);
+        self.host
+            .notify_membership_event(Some(&node), entry, MembershipEvent::Add);
         Some(node)
     }
 
@@ -64,7 +78,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         let Some(rc) = self.node(node.id()).filter(|n| std::ptr::eq(&**n, node)) else {
             return;
         };
-        self.host.notify_membership_event(Some(&rc), None, MembershipEvent::Remove);
+        self.host
+            .notify_membership_event(Some(&rc), None, MembershipEvent::Remove);
         {
             let mut nodes = self.nodes.borrow_mut();
             nodes.list.retain(|n| !Rc::ptr_eq(n, &rc));
@@ -83,8 +98,12 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     pub(crate) fn remove_all_nodes_but_self(&self) {
         let me = self.my_node();
         let mut nodes = self.nodes.borrow_mut();
-        nodes.list.retain(|n| me.as_ref().is_some_and(|m| Rc::ptr_eq(m, n)));
-        nodes.by_id.retain(|_, n| me.as_ref().is_some_and(|m| Rc::ptr_eq(m, n)));
+        nodes
+            .list
+            .retain(|n| me.as_ref().is_some_and(|m| Rc::ptr_eq(m, n)));
+        nodes
+            .by_id
+            .retain(|_, n| me.as_ref().is_some_and(|m| Rc::ptr_eq(m, n)));
     }
 
     /// The configuration change in `entry`, just appended at `idx`, takes effect.
@@ -112,7 +131,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                 }
             }
             log_type::ADD_NODE => {
-                // A duplicate ADD_NODE for a voter changes nothing.
+                // A duplicate ADD_NODE for a voter changes nothing (and its rollback neither).
+                if node.is_some_and(|n| n.is_voting()) {
+                    self.noop_cfg_changes.borrow_mut().insert(idx);
+                    return;
+                }
                 self.add_node_internal(Some(entry), 0, id, is_self);
             }
             log_type::REMOVE_NODE => {
@@ -133,16 +156,15 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         if id == NODE_ID_NONE {
             return;
         }
+        if self.noop_cfg_changes.borrow_mut().remove(&idx) {
+            return;
+        }
         let Some(node) = self.node(id) else {
             return;
         };
         match entry.entry_type() {
             log_type::REMOVE_NODE => node.set_active(true),
-            log_type::ADD_NONVOTING_NODE => {
-                if id != self.my_id() {
-                    self.remove_node(&node);
-                }
-            }
+            log_type::ADD_NONVOTING_NODE if id != self.my_id() => self.remove_node(&node),
             log_type::ADD_NODE => node.set_voting(false),
             _ => {}
         }
@@ -151,7 +173,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// After loading a log at restart, rebuild the configuration its entries
     /// describe (those after the snapshot, whose configuration is loaded separately).
     pub fn restore_log(&self) -> Result<()> {
-        let first = self.log.first_idx().max(self.snapshot_last_idx() + 1).max(1);
+        let first = self
+            .log
+            .first_idx()
+            .max(self.snapshot_last_idx() + 1)
+            .max(1);
         for idx in first..=self.current_idx() {
             let Some(entry) = self.entry_at(idx) else {
                 continue;
@@ -174,6 +200,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         self.set_state(crate::core::State::Follower);
         self.leader_id.set(NODE_ID_NONE);
         self.commit_idx.set(0);
+        self.noop_cfg_changes.borrow_mut().clear();
         self.last_applied_idx.set(0);
         self.last_applied_term.set(0);
         let old = std::mem::take(&mut *self.nodes.borrow_mut());

@@ -23,12 +23,13 @@ mod props;
 mod reads;
 mod replication;
 pub mod snapshot;
-mod transfer;
 #[cfg(test)]
 mod tests;
+mod transfer;
 
 pub use periodic::ConfigKey;
 pub use props::votes_is_majority;
+pub use replication::Commitment;
 
 pub use snapshot::SnapshotState;
 
@@ -116,6 +117,9 @@ pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
     pub(crate) my_node: RefCell<Option<Rc<Node>>>,
     /// Index of the uncommitted voting configuration change, or -1.
     pub(crate) voting_cfg_change_log_idx: Cell<Index>,
+    /// Indexes of appended configuration changes that changed nothing (e.g. an
+    /// ADD_NODE for a voter), so popping them must not undo anything either.
+    pub(crate) noop_cfg_changes: RefCell<std::collections::HashSet<Index>>,
 
     /// Id of the latest AppendEntries round (reads and check-quorum key on it).
     pub(crate) msg_id: Cell<MsgId>,
@@ -162,6 +166,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             nodes: RefCell::new(Nodes::default()),
             my_node: RefCell::new(None),
             voting_cfg_change_log_idx: Cell::new(-1),
+            noop_cfg_changes: RefCell::new(Default::default()),
             msg_id: Cell::new(0),
             read_queue: RefCell::new(VecDeque::new()),
             transfer_target: Cell::new(NODE_ID_NONE),

@@ -43,7 +43,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// One tick, `msec` milliseconds after the previous one.
     pub fn periodic_internal(&self, msec: Time) -> Result<()> {
         let msec = msec.max(0);
-        self.timeout_elapsed.set(self.timeout_elapsed.get().saturating_add(msec));
+        self.timeout_elapsed
+            .set(self.timeout_elapsed.get().saturating_add(msec));
 
         // The only voter may lead without asking anyone.
         if self.is_single_node_voting_cluster() && !self.is_leader() {
@@ -52,7 +53,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         }
 
         if self.transfer_target.get() != NODE_ID_NONE {
-            self.transfer_leader_time.set(self.transfer_leader_time.get() - msec);
+            self.transfer_leader_time
+                .set(self.transfer_leader_time.get() - msec);
             if self.transfer_leader_time.get() < 0 {
                 self.reset_transfer_leader(true);
             }
@@ -69,7 +71,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             if self.quorum_timeout.get() < 0 {
                 let quorum_id = self.quorum_msg_id();
                 if self.last_acked_msg_id.get() == quorum_id {
-                    self.debug(NODE_ID_NONE, || "quorum does not exist, stepping down".into());
+                    self.debug(NODE_ID_NONE, || {
+                        "quorum does not exist, stepping down".into()
+                    });
                     self.become_follower();
                 }
                 self.update_quorum_meta(quorum_id);
@@ -103,7 +107,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     pub fn config_set(&self, key: ConfigKey, value: i64) -> Result<()> {
         let mut c = self.config();
         match key {
-            ConfigKey::ElectionTimeout | ConfigKey::RequestTimeout if value <= 0 => return Err(Error::Misuse),
+            ConfigKey::ElectionTimeout | ConfigKey::RequestTimeout if value <= 0 => {
+                return Err(Error::Misuse)
+            }
             ConfigKey::ElectionTimeout => c.election_timeout = value,
             ConfigKey::RequestTimeout => c.request_timeout = value,
             ConfigKey::AutoFlush => c.auto_flush = value != 0,

@@ -1,7 +1,12 @@
 //! Derived properties and the small setters every concern shares.
 
+use std::rc::Rc;
+
 use super::Server;
-use crate::core::{log_type, Entry, Error, Host, Index, LogStore, NodeId, Result, State, Term, Time, NODE_ID_NONE};
+use crate::core::{
+    log_type, Entry, Error, Host, Index, LogStore, Node, NodeId, Result, State, Term, Time,
+    NODE_ID_NONE,
+};
 
 impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// Emit a debug line; the message is only formatted when logging is on.
@@ -64,11 +69,42 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         self.my_node().is_some_and(|n| n.is_voting())
     }
     pub fn num_voting_nodes(&self) -> usize {
-        self.nodes.borrow().list.iter().filter(|n| n.is_voting()).count()
+        self.nodes
+            .borrow()
+            .list
+            .iter()
+            .filter(|n| n.is_voting())
+            .count()
+    }
+    /// The voters that make up majorities: voting nodes whose removal is not
+    /// pending. A configuration change takes effect when appended (Raft's
+    /// single-server changes), so a node marked inactive by an appended
+    /// REMOVE_NODE no longer counts; popping the entry re-activates it.
+    pub(crate) fn quorum_voters(&self) -> Vec<Rc<Node>> {
+        self.nodes
+            .borrow()
+            .list
+            .iter()
+            .filter(|n| in_quorum(n))
+            .cloned()
+            .collect()
     }
     /// The local node is the only voter: it may lead without asking anyone.
     pub fn is_single_node_voting_cluster(&self) -> bool {
-        self.num_voting_nodes() == 1 && self.my_node_is_voting()
+        self.my_node().is_some_and(|n| in_quorum(&n)) && self.quorum_voters().len() == 1
+    }
+    /// Whether the votes received make a majority of the quorum voters.
+    pub(crate) fn has_majority_of_votes(&self) -> bool {
+        let me = self.my_node();
+        let voters = self.quorum_voters();
+        let votes = voters
+            .iter()
+            .filter(|n| match &me {
+                Some(m) if Rc::ptr_eq(m, n) => true,
+                _ => n.has_vote_for_me(),
+            })
+            .count();
+        votes_is_majority(voters.len(), votes)
     }
     /// Votes received in the current election, counting our own if we vote.
     pub fn nvotes_for_me(&self) -> usize {
@@ -136,7 +172,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         let t = self.election_timeout().max(1);
         let rand = t + Time::from(self.host.random()) % t;
         self.election_timeout_rand.set(rand);
-        self.debug(NODE_ID_NONE, || format!("randomize election timeout to {rand}"));
+        self.debug(NODE_ID_NONE, || {
+            format!("randomize election timeout to {rand}")
+        });
     }
     /// Restart the check-quorum timer from acknowledged message `id`.
     pub fn update_quorum_meta(&self, id: crate::core::MsgId) {
@@ -148,6 +186,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     pub(crate) fn time_millis(&self) -> Time {
         self.host.timestamp().map_or(0, |us| us / 1000)
     }
+}
+
+/// Whether `n` counts toward majorities (see `quorum_voters`).
+pub(crate) fn in_quorum(n: &Node) -> bool {
+    n.is_voting() && n.is_active()
 }
 
 /// True when `nvotes` is a strict majority of `num_nodes`.

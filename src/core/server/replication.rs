@@ -5,9 +5,19 @@ use std::rc::Rc;
 use super::props::{is_cfg_change, is_voting_cfg_change};
 use super::Server;
 use crate::core::{
-    AppendEntriesRequest, AppendEntriesResponse, Entry, EntryResponse, Error, Host, Index, LogStore, Node, Result,
-    NODE_ID_NONE,
+    AppendEntriesRequest, AppendEntriesResponse, Entry, EntryResponse, Error, Host, Index,
+    LogStore, Node, Result, NODE_ID_NONE,
 };
+
+/// The fate of a submitted entry (`raft_msg_entry_response_committed`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Commitment {
+    Committed,
+    /// Not committed yet (or no longer in the log to tell).
+    Pending,
+    /// Another leader replaced it: it will never commit.
+    Invalidated,
+}
 
 /// Most entries one AppendEntries carries when the host chooses them.
 const MAX_ENTRIES_PER_REQUEST: Index = 64 * 1024;
@@ -40,11 +50,20 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             return Err(Error::LeaderTransferInProgress);
         }
         self.debug(NODE_ID_NONE, || {
-            format!("received entry t:{} id: {} idx: {}", self.current_term(), entry.id(), self.current_idx() + 1)
+            format!(
+                "received entry t:{} id: {} idx: {}",
+                self.current_term(),
+                entry.id(),
+                self.current_idx() + 1
+            )
         });
         entry.set_term(self.current_term());
         self.append_entry(entry)?;
-        *out = Some(EntryResponse { id: entry.id(), term: self.current_term(), idx: self.current_idx() });
+        *out = Some(EntryResponse {
+            id: entry.id(),
+            term: self.current_term(),
+            idx: self.current_idx(),
+        });
         if self.config().auto_flush {
             self.log.sync()?;
             self.flush(self.current_idx())?;
@@ -192,7 +211,10 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
 
     /// Handle a leader's AppendEntries; the response is always filled in.
-    pub fn recv_appendentries(&self, req: &AppendEntriesRequest<E>) -> (AppendEntriesResponse, Result<()>) {
+    pub fn recv_appendentries(
+        &self,
+        req: &AppendEntriesRequest<E>,
+    ) -> (AppendEntriesResponse, Result<()>) {
         self.debug(req.leader_id, || {
             format!(
                 "recv appendentries li:{} t:{} ci:{} lc:{} pli:{} plt:{} msgid:{} #{}",
@@ -206,7 +228,12 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                 req.entries.len()
             )
         });
-        let mut resp = AppendEntriesResponse { msg_id: req.msg_id, term: 0, success: false, current_idx: 0 };
+        let mut resp = AppendEntriesResponse {
+            msg_id: req.msg_id,
+            term: 0,
+            success: false,
+            current_idx: 0,
+        };
         let r = self.handle_appendentries(req, &mut resp);
         if let Some(n) = self.node(req.leader_id) {
             n.update_max_seen_msgid(req.msg_id);
@@ -218,12 +245,20 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         (resp, r)
     }
 
-    fn handle_appendentries(&self, req: &AppendEntriesRequest<E>, resp: &mut AppendEntriesResponse) -> Result<()> {
+    fn handle_appendentries(
+        &self,
+        req: &AppendEntriesRequest<E>,
+        resp: &mut AppendEntriesResponse,
+    ) -> Result<()> {
         match self.receive_term(req.term) {
             Ok(()) => {}
             Err(Error::StaleTerm) => {
                 self.debug(req.leader_id, || {
-                    format!("AE term {} is less than current term {}", req.term, self.current_term())
+                    format!(
+                        "AE term {} is less than current term {}",
+                        req.term,
+                        self.current_term()
+                    )
                 });
                 return Ok(());
             }
@@ -237,21 +272,30 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         if req.prev_log_idx > 0 && req.prev_log_idx >= compacted {
             if req.prev_log_idx == compacted && compacted > 0 {
                 if self.snapshot_last_term() != req.prev_log_term {
-                    self.debug(req.leader_id, || "Snapshot AE prev conflicts with committed entry".into());
+                    self.debug(req.leader_id, || {
+                        "Snapshot AE prev conflicts with committed entry".into()
+                    });
                     return Err(Error::Shutdown);
                 }
             } else {
                 match self.entry_at(req.prev_log_idx).map(|e| e.term()) {
                     None => {
-                        self.debug(req.leader_id, || format!("AE no log at prev_idx {}", req.prev_log_idx));
+                        self.debug(req.leader_id, || {
+                            format!("AE no log at prev_idx {}", req.prev_log_idx)
+                        });
                         return Ok(());
                     }
                     Some(term) if term != req.prev_log_term => {
                         self.debug(req.leader_id, || {
-                            format!("AE term doesn't match prev_term ({} vs {})", term, req.prev_log_term)
+                            format!(
+                                "AE term doesn't match prev_term ({} vs {})",
+                                term, req.prev_log_term
+                            )
                         });
                         if req.prev_log_idx <= self.commit_idx() {
-                            self.debug(req.leader_id, || "AE prev conflicts with committed entry".into());
+                            self.debug(req.leader_id, || {
+                                "AE prev conflicts with committed entry".into()
+                            });
                             return Err(Error::Shutdown);
                         }
                         return self.delete_entry_from_idx(req.prev_log_idx);
@@ -280,7 +324,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             match self.entry_at(idx).map(|e| e.term()) {
                 Some(term) if term != ety.term() => {
                     if idx <= self.commit_idx() {
-                        self.debug(req.leader_id, || "AE entry conflicts with committed entry".into());
+                        self.debug(req.leader_id, || {
+                            "AE entry conflicts with committed entry".into()
+                        });
                         return Err(Error::Shutdown);
                     }
                     self.delete_entry_from_idx(idx)?;
@@ -313,7 +359,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
 
     /// Handle a follower's answer to our AppendEntries.
-    pub fn recv_appendentries_response(&self, node: Option<&Node>, resp: &AppendEntriesResponse) -> Result<()> {
+    pub fn recv_appendentries_response(
+        &self,
+        node: Option<&Node>,
+        resp: &AppendEntriesResponse,
+    ) -> Result<()> {
         self.debug(node.map_or(NODE_ID_NONE, |n| n.id()), || {
             format!(
                 "received appendentries response {} ci:{} rci:{} msgid:{}",
@@ -387,14 +437,17 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
 
     /// Commit the highest index a majority of voters hold, if it is of our term.
     fn update_commit_idx(&self) {
-        let mut indexes: Vec<Index> =
-            self.nodes.borrow().list.iter().filter(|n| n.is_voting()).map(|n| n.match_idx()).collect();
+        let mut indexes: Vec<Index> = self.quorum_voters().iter().map(|n| n.match_idx()).collect();
         if indexes.is_empty() {
             return;
         }
         indexes.sort_unstable_by(|a, b| b.cmp(a));
         let commit = indexes[indexes.len() / 2];
-        if commit > self.commit_idx() && self.entry_at(commit).is_some_and(|e| e.term() == self.current_term()) {
+        if commit > self.commit_idx()
+            && self
+                .entry_at(commit)
+                .is_some_and(|e| e.term() == self.current_term())
+        {
             self.set_commit_idx(commit);
         }
     }
@@ -435,13 +488,13 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         self.exec_operations()
     }
 
-    /// Whether the entry a client submitted is committed: `Ok(true)` yes,
-    /// `Ok(false)` not yet, `Err` when another leader overwrote it.
-    pub fn entry_response_committed(&self, r: &EntryResponse) -> std::result::Result<bool, ()> {
+    /// What became of the entry a client submitted.
+    pub fn entry_response_committed(&self, r: &EntryResponse) -> Commitment {
         match self.entry_at(r.idx) {
-            None => Ok(false),
-            Some(e) if e.term() != r.term => Err(()),
-            Some(_) => Ok(r.idx <= self.commit_idx()),
+            None => Commitment::Pending,
+            Some(e) if e.term() != r.term => Commitment::Invalidated,
+            Some(_) if r.idx <= self.commit_idx() => Commitment::Committed,
+            Some(_) => Commitment::Pending,
         }
     }
 }

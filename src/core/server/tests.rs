@@ -26,7 +26,12 @@ impl Entry for TEntry {
         self.0 .0.set(term)
     }
     fn create(term: Term, id: EntryId, entry_type: i32, data: &[u8]) -> Option<Self> {
-        Some(TEntry(Rc::new((Cell::new(term), id, entry_type, data.to_vec()))))
+        Some(TEntry(Rc::new((
+            Cell::new(term),
+            id,
+            entry_type,
+            data.to_vec(),
+        ))))
     }
 }
 
@@ -149,7 +154,10 @@ impl Host<TEntry> for THost {
         Ok(())
     }
     fn get_node_id(&self, e: &TEntry, _idx: Index) -> NodeId {
-        std::str::from_utf8(e.data()).ok().and_then(|s| s.parse().ok()).unwrap_or(NODE_ID_NONE)
+        std::str::from_utf8(e.data())
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(NODE_ID_NONE)
     }
     fn notify_state_event(&self, s: State) {
         self.event(format!("state:{}", s.name()));
@@ -182,7 +190,12 @@ fn leader(n: i32) -> Rc<S> {
 
 fn ok_resp(s: &S, id: NodeId, idx: Index, msg_id: MsgId) {
     let n = s.node(id).unwrap();
-    let r = AppendEntriesResponse { msg_id, term: s.current_term(), success: true, current_idx: idx };
+    let r = AppendEntriesResponse {
+        msg_id,
+        term: s.current_term(),
+        success: true,
+        current_idx: idx,
+    };
     s.recv_appendentries_response(Some(&n), &r).unwrap();
 }
 
@@ -213,13 +226,25 @@ fn election_goes_through_prevote() {
     let rv = s.host().sent_rv.borrow().clone();
     assert_eq!(rv.len(), 2);
     assert!(rv[0].1.prevote && rv[0].1.term == 1);
-    let grant = RequestVoteResponse { prevote: true, request_term: 1, term: 0, vote_granted: true };
-    s.recv_requestvote_response(s.node(2).as_deref(), &grant).unwrap();
+    let grant = RequestVoteResponse {
+        prevote: true,
+        request_term: 1,
+        term: 0,
+        vote_granted: true,
+    };
+    s.recv_requestvote_response(s.node(2).as_deref(), &grant)
+        .unwrap();
     assert!(s.is_candidate());
     assert_eq!(s.current_term(), 1);
     assert_eq!(s.voted_for(), 1);
-    let vote = RequestVoteResponse { prevote: false, request_term: 1, term: 1, vote_granted: true };
-    s.recv_requestvote_response(s.node(3).as_deref(), &vote).unwrap();
+    let vote = RequestVoteResponse {
+        prevote: false,
+        request_term: 1,
+        term: 1,
+        vote_granted: true,
+    };
+    s.recv_requestvote_response(s.node(3).as_deref(), &vote)
+        .unwrap();
     assert!(s.is_leader());
     assert_eq!(s.current_idx(), 1);
 }
@@ -241,17 +266,36 @@ fn vote_rules() {
     s.set_current_term(2).unwrap();
     s.append_entry(&ety(2, 1)).unwrap();
     // Stale term.
-    let req = RequestVoteRequest { prevote: false, term: 1, candidate_id: 2, last_log_idx: 5, last_log_term: 1 };
+    let req = RequestVoteRequest {
+        prevote: false,
+        term: 1,
+        candidate_id: 2,
+        last_log_idx: 5,
+        last_log_term: 1,
+    };
     assert!(!s.recv_requestvote(&req).0.vote_granted);
     // Less up-to-date log.
-    let req = RequestVoteRequest { term: 3, last_log_idx: 5, last_log_term: 1, ..req };
+    let req = RequestVoteRequest {
+        term: 3,
+        last_log_idx: 5,
+        last_log_term: 1,
+        ..req
+    };
     let (r, e) = s.recv_requestvote(&req);
     assert!(e.is_ok() && !r.vote_granted && r.term == 3);
     // Up to date: granted; a second candidate in the same term is refused.
-    let req = RequestVoteRequest { term: 3, last_log_idx: 1, last_log_term: 2, ..req };
+    let req = RequestVoteRequest {
+        term: 3,
+        last_log_idx: 1,
+        last_log_term: 2,
+        ..req
+    };
     assert!(s.recv_requestvote(&req).0.vote_granted);
     assert_eq!(s.voted_for(), 2);
-    let req3 = RequestVoteRequest { candidate_id: 3, ..req };
+    let req3 = RequestVoteRequest {
+        candidate_id: 3,
+        ..req
+    };
     assert!(!s.recv_requestvote(&req3).0.vote_granted);
     // Same candidate again is fine.
     assert!(s.recv_requestvote(&req).0.vote_granted);
@@ -261,9 +305,20 @@ fn vote_rules() {
 fn prevote_does_not_change_term_and_respects_leader() {
     let s = server(3);
     s.set_current_term(1).unwrap();
-    let ae = AppendEntriesRequest { leader_id: 2, term: 1, msg_id: 1, ..Default::default() };
+    let ae = AppendEntriesRequest {
+        leader_id: 2,
+        term: 1,
+        msg_id: 1,
+        ..Default::default()
+    };
     s.recv_appendentries(&ae).1.unwrap();
-    let pv = RequestVoteRequest { prevote: true, term: 2, candidate_id: 3, last_log_idx: 0, last_log_term: 0 };
+    let pv = RequestVoteRequest {
+        prevote: true,
+        term: 2,
+        candidate_id: 3,
+        last_log_idx: 0,
+        last_log_term: 0,
+    };
     let (r, _) = s.recv_requestvote(&pv);
     assert!(!r.vote_granted);
     s.periodic_internal(999).unwrap();
@@ -279,7 +334,13 @@ fn persist_failure_keeps_old_term_and_vote() {
     s.host().persist_fails.set(true);
     assert!(s.set_current_term(5).is_err());
     assert_eq!(s.current_term(), 0);
-    let req = RequestVoteRequest { prevote: false, term: 0, candidate_id: 2, last_log_idx: 0, last_log_term: 0 };
+    let req = RequestVoteRequest {
+        prevote: false,
+        term: 0,
+        candidate_id: 2,
+        last_log_idx: 0,
+        last_log_term: 0,
+    };
     let (r, e) = s.recv_requestvote(&req);
     assert!(e.is_err() && !r.vote_granted);
     assert_eq!(s.voted_for(), NODE_ID_NONE);
@@ -290,8 +351,14 @@ fn persist_failure_keeps_old_term_and_vote() {
 #[test]
 fn higher_term_response_makes_leader_follow() {
     let s = leader(3);
-    let r = AppendEntriesResponse { msg_id: 1, term: 5, success: false, current_idx: 0 };
-    s.recv_appendentries_response(s.node(2).as_deref(), &r).unwrap();
+    let r = AppendEntriesResponse {
+        msg_id: 1,
+        term: 5,
+        success: false,
+        current_idx: 0,
+    };
+    s.recv_appendentries_response(s.node(2).as_deref(), &r)
+        .unwrap();
     assert!(s.is_follower());
     assert_eq!(s.current_term(), 5);
 }
@@ -305,7 +372,10 @@ fn leader_commits_by_majority_of_current_term_only() {
     ok_resp(&s, 2, 2, 1);
     assert_eq!(s.commit_idx(), 2);
     assert_eq!(s.last_applied_idx(), 2);
-    assert_eq!(s.entry_response_committed(&resp), Ok(true));
+    assert_eq!(
+        s.entry_response_committed(&resp),
+        super::Commitment::Committed
+    );
 }
 
 #[test]
@@ -328,7 +398,14 @@ fn follower_rejects_mismatch_and_truncates_conflicts() {
         s.append_entry(&ety(1, i)).unwrap();
     }
     // Missing prev entry.
-    let ae = AppendEntriesRequest { leader_id: 2, term: 2, msg_id: 1, prev_log_idx: 5, prev_log_term: 2, ..Default::default() };
+    let ae = AppendEntriesRequest {
+        leader_id: 2,
+        term: 2,
+        msg_id: 1,
+        prev_log_idx: 5,
+        prev_log_term: 2,
+        ..Default::default()
+    };
     let (r, e) = s.recv_appendentries(&ae);
     assert!(e.is_ok() && !r.success && r.current_idx == 3);
     // Conflicting entry at 2 replaces 2..3.
@@ -355,7 +432,15 @@ fn follower_commit_bounded_by_proven_prefix() {
     for i in 1..=3 {
         s.append_entry(&ety(1, i)).unwrap();
     }
-    let ae = AppendEntriesRequest { leader_id: 2, term: 1, msg_id: 1, prev_log_idx: 1, prev_log_term: 1, leader_commit: 3, ..Default::default() };
+    let ae = AppendEntriesRequest {
+        leader_id: 2,
+        term: 1,
+        msg_id: 1,
+        prev_log_idx: 1,
+        prev_log_term: 1,
+        leader_commit: 3,
+        ..Default::default()
+    };
     let (r, _) = s.recv_appendentries(&ae);
     assert!(r.success);
     assert_eq!(s.commit_idx(), 1);
@@ -372,7 +457,10 @@ fn duplicate_request_does_not_corrupt_log() {
         ..Default::default()
     };
     s.recv_appendentries(&ae).1.unwrap();
-    let short = AppendEntriesRequest { entries: vec![ety(1, 1)], ..ae.clone() };
+    let short = AppendEntriesRequest {
+        entries: vec![ety(1, 1)],
+        ..ae.clone()
+    };
     let (r, _) = s.recv_appendentries(&short);
     assert!(r.success);
     assert_eq!(s.current_idx(), 3);
@@ -405,7 +493,10 @@ fn stale_request_after_compaction_skips_compacted_entries() {
 fn apply_shutdown_propagates() {
     let s = leader(1);
     s.host().apply_shutdown.set(true);
-    assert_eq!(s.recv_entry(&ety(0, 1)), Err(Error::Shutdown).map(|_: ()| unreachable!()));
+    assert_eq!(
+        s.recv_entry(&ety(0, 1)),
+        Err(Error::Shutdown).map(|_: ()| unreachable!())
+    );
 }
 
 #[test]
@@ -455,7 +546,10 @@ fn membership_changes_apply_on_append_and_roll_back_on_pop() {
     s.recv_entry(&cfg(log_type::ADD_NODE, 5)).unwrap();
     assert!(s.node(5).unwrap().is_voting());
     assert!(s.voting_change_is_in_progress());
-    assert_eq!(s.recv_entry(&cfg(log_type::REMOVE_NODE, 2)), Err(Error::OneVotingChangeOnly));
+    assert_eq!(
+        s.recv_entry(&cfg(log_type::REMOVE_NODE, 2)),
+        Err(Error::OneVotingChangeOnly)
+    );
     s.delete_entry_from_idx(3).unwrap();
     assert!(!s.voting_change_is_in_progress());
     assert!(!s.node(5).unwrap().is_voting());
@@ -467,7 +561,10 @@ fn membership_changes_apply_on_append_and_roll_back_on_pop() {
 fn non_leader_answers_not_leader_first() {
     let s = server(3);
     s.voting_cfg_change_log_idx.set(4);
-    assert_eq!(s.recv_entry(&cfg(log_type::ADD_NODE, 5)).unwrap_err(), Error::NotLeader);
+    assert_eq!(
+        s.recv_entry(&cfg(log_type::ADD_NODE, 5)).unwrap_err(),
+        Error::NotLeader
+    );
 }
 
 #[test]
@@ -480,7 +577,12 @@ fn edge_cases_do_not_crash() {
     s.pop_entry().unwrap();
     s.pop_entry().unwrap();
     // Unknown node's response.
-    let r = AppendEntriesResponse { msg_id: 1, term: 1, success: true, current_idx: 99 };
+    let r = AppendEntriesResponse {
+        msg_id: 1,
+        term: 1,
+        success: true,
+        current_idx: 99,
+    };
     assert!(s.recv_appendentries_response(None, &r).is_err());
     // Removing ourselves, then removing the last voter.
     s.recv_entry(&cfg(log_type::REMOVE_NODE, 1)).unwrap();
@@ -502,13 +604,15 @@ fn reads_wait_for_quorum_and_fail_on_step_down() {
     assert_eq!(s.last_applied_idx(), 1);
     let got = Rc::new(RefCell::new(Vec::new()));
     let g = got.clone();
-    s.recv_read_request(Box::new(move |ok| g.borrow_mut().push(ok))).unwrap();
+    s.recv_read_request(Box::new(move |ok| g.borrow_mut().push(ok)))
+        .unwrap();
     assert!(got.borrow().is_empty());
     let id = s.msg_id();
     ok_resp(&s, 2, 1, id);
     assert_eq!(*got.borrow(), vec![true]);
     let g = got.clone();
-    s.recv_read_request(Box::new(move |ok| g.borrow_mut().push(ok))).unwrap();
+    s.recv_read_request(Box::new(move |ok| g.borrow_mut().push(ok)))
+        .unwrap();
     s.become_follower();
     s.periodic_internal(1).unwrap();
     assert_eq!(*got.borrow(), vec![true, false]);
@@ -521,7 +625,8 @@ fn reads_on_even_cluster_need_majority() {
     ok_resp(&s, 3, 1, 1);
     let got = Rc::new(Cell::new(0));
     let g = got.clone();
-    s.recv_read_request(Box::new(move |ok| g.set(if ok { 1 } else { -1 }))).unwrap();
+    s.recv_read_request(Box::new(move |ok| g.set(if ok { 1 } else { -1 })))
+        .unwrap();
     let id = s.msg_id();
     ok_resp(&s, 2, 1, id);
     assert_eq!(got.get(), 0);
@@ -551,11 +656,17 @@ fn heartbeats_every_request_timeout() {
 fn transfer_leader_picks_best_voter_and_times_out() {
     let s = leader(3);
     assert_eq!(s.transfer_leader(1, 0), Err(Error::InvalidNodeId));
-    assert_eq!(s.transfer_leader(NODE_ID_NONE, 0), Err(Error::InvalidNodeId));
+    assert_eq!(
+        s.transfer_leader(NODE_ID_NONE, 0),
+        Err(Error::InvalidNodeId)
+    );
     ok_resp(&s, 3, 1, 1);
     s.transfer_leader(NODE_ID_NONE, 100).unwrap();
     assert_eq!(s.transfer_leader_target(), 3);
-    assert_eq!(s.recv_entry(&ety(0, 1)).unwrap_err(), Error::LeaderTransferInProgress);
+    assert_eq!(
+        s.recv_entry(&ety(0, 1)).unwrap_err(),
+        Error::LeaderTransferInProgress
+    );
     s.periodic_internal(101).unwrap();
     assert_eq!(s.transfer_leader_target(), NODE_ID_NONE);
 }
@@ -571,4 +682,26 @@ fn manual_flush_counts_leader_durable_index() {
     assert_eq!(s.index_to_sync(), 0);
     s.flush(2).unwrap();
     assert_eq!(s.commit_idx(), 2);
+}
+
+#[test]
+fn removing_a_voter_from_two_commits_without_it() {
+    let s = leader(2);
+    ok_resp(&s, 2, 1, 1);
+    assert_eq!(s.commit_idx(), 1);
+    s.recv_entry(&cfg(log_type::REMOVE_NODE, 2)).unwrap();
+    // The pending removal takes effect on append: we are the only voter left.
+    assert_eq!(s.commit_idx(), 2);
+    assert!(s.node(2).is_none());
+    assert!(!s.voting_change_is_in_progress());
+}
+
+#[test]
+fn rolled_back_removal_counts_the_node_again() {
+    let s = leader(3);
+    s.recv_entry(&cfg(log_type::REMOVE_NODE, 3)).unwrap();
+    assert!(!s.node(3).unwrap().is_active());
+    s.delete_entry_from_idx(2).unwrap();
+    assert!(s.node(3).unwrap().is_active());
+    assert_eq!(s.quorum_voters().len(), 3);
 }

@@ -1,7 +1,9 @@
 //! Leader transfer: hand leadership to a chosen (or the best) voter.
 
 use super::Server;
-use crate::core::{Entry, Error, Host, LogStore, NodeId, Result, Time, TransferEvent, NODE_ID_NONE};
+use crate::core::{
+    Entry, Error, Host, LogStore, NodeId, Result, Time, TransferEvent, NODE_ID_NONE,
+};
 
 impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// Start handing leadership to `node_id`, or with `NODE_ID_NONE` to the
@@ -20,10 +22,13 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             self.nodes()
                 .into_iter()
                 .filter(|n| n.id() != me && n.is_voting() && n.is_active() && n.match_idx() > 0)
-                .fold(None, |best: Option<std::rc::Rc<crate::core::Node>>, n| match best {
-                    Some(b) if b.match_idx() >= n.match_idx() => Some(b),
-                    _ => Some(n),
-                })
+                .fold(
+                    None,
+                    |best: Option<std::rc::Rc<crate::core::Node>>, n| match best {
+                        Some(b) if b.match_idx() >= n.match_idx() => Some(b),
+                        _ => Some(n),
+                    },
+                )
         };
         let Some(target) = target.filter(|t| t.id() != me) else {
             return Err(Error::InvalidNodeId);
@@ -33,7 +38,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             self.sent_timeout_now.set(true);
         }
         self.transfer_target.set(target.id());
-        self.transfer_leader_time.set(if timeout != 0 { timeout } else { self.election_timeout() });
+        self.transfer_leader_time.set(if timeout != 0 {
+            timeout
+        } else {
+            self.election_timeout()
+        });
         Ok(())
     }
 

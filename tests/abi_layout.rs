@@ -1,0 +1,221 @@
+//! The Rust `#[repr(C)]` types must lay out exactly as C sees the committed
+//! headers. bindgen (libclang) parses `include/raft.h`; the layout facts it
+//! computes (the sizes, alignments and offsets in its generated layout
+//! assertions) are compared with the Rust types' own.
+
+use std::collections::HashMap;
+use std::mem::{align_of, offset_of, size_of};
+
+use raft::ffi::types::*;
+
+/// Layout facts from bindgen's output: "Size of X", "Alignment of X",
+/// "Offset of field: X::f" mapped to their values.
+fn c_layouts() -> HashMap<String, usize> {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let code = bindgen::Builder::default()
+        .header(format!("{dir}/include/raft.h"))
+        .clang_arg(format!("-I{dir}/include"))
+        .allowlist_type("raft_.*")
+        .generate()
+        .expect("bindgen on include/raft.h")
+        .to_string();
+    let mut facts = HashMap::new();
+    // Assertions look like ["Size of raft_entry_t"][::std::mem::size_of::<raft_entry_t>() - 40usize];
+    // and rustfmt may wrap them, so search the whitespace-flattened text.
+    let flat = code.split_whitespace().collect::<Vec<_>>().join(" ");
+    for chunk in flat.split("[\"").skip(1) {
+        let Some((label, expr)) = chunk.split_once("\"]") else {
+            continue;
+        };
+        let Some(expr) = expr.split("usize]").next() else {
+            continue;
+        };
+        if let Some(Ok(v)) = expr.rsplit(" - ").next().map(str::parse) {
+            facts.insert(label.to_string(), v);
+        }
+    }
+    facts
+}
+
+macro_rules! check_struct {
+    ($facts:expr, $bad:expr, $t:ident { $($f:ident),* }) => {{
+        let name = stringify!($t);
+        let mut want = vec![(format!("Size of {name}"), size_of::<$t>()), (format!("Alignment of {name}"), align_of::<$t>())];
+        $( want.push((format!("Offset of field: {name}::{}", stringify!($f)), offset_of!($t, $f))); )*
+        for (label, rust) in want {
+            match $facts.get(&label) {
+                Some(&c) if c == rust => {}
+                other => $bad.push(format!("{label}: C {other:?}, Rust {rust}")),
+            }
+        }
+    }};
+}
+
+#[test]
+fn repr_c_types_match_the_header() {
+    let facts = c_layouts();
+    assert!(
+        facts.len() > 50,
+        "bindgen produced too few layout facts: {}",
+        facts.len()
+    );
+    let mut bad = Vec::new();
+    check_struct!(
+        facts,
+        bad,
+        raft_entry_t {
+            term,
+            id,
+            type_,
+            refs,
+            user_data,
+            free_func,
+            data_len,
+            data
+        }
+    );
+    check_struct!(facts, bad, raft_entry_resp_t { id, term, idx });
+    check_struct!(
+        facts,
+        bad,
+        raft_snapshot_chunk_t {
+            offset,
+            data,
+            len,
+            last_chunk
+        }
+    );
+    check_struct!(
+        facts,
+        bad,
+        raft_requestvote_req_t {
+            prevote,
+            term,
+            candidate_id,
+            last_log_idx,
+            last_log_term
+        }
+    );
+    check_struct!(
+        facts,
+        bad,
+        raft_requestvote_resp_t {
+            prevote,
+            request_term,
+            term,
+            vote_granted
+        }
+    );
+    check_struct!(
+        facts,
+        bad,
+        raft_snapshot_req_t {
+            term,
+            leader_id,
+            msg_id,
+            snapshot_index,
+            snapshot_term,
+            chunk
+        }
+    );
+    check_struct!(
+        facts,
+        bad,
+        raft_snapshot_resp_t {
+            msg_id,
+            term,
+            offset,
+            success,
+            last_chunk
+        }
+    );
+    check_struct!(
+        facts,
+        bad,
+        raft_appendentries_req_t {
+            leader_id,
+            msg_id,
+            term,
+            prev_log_idx,
+            prev_log_term,
+            leader_commit,
+            n_entries,
+            entries
+        }
+    );
+    check_struct!(
+        facts,
+        bad,
+        raft_appendentries_resp_t {
+            msg_id,
+            term,
+            success,
+            current_idx
+        }
+    );
+    check_struct!(
+        facts,
+        bad,
+        raft_cbs_t {
+            send_requestvote,
+            send_appendentries,
+            send_snapshot,
+            load_snapshot,
+            get_snapshot_chunk,
+            store_snapshot_chunk,
+            clear_snapshot,
+            applylog,
+            persist_metadata,
+            get_node_id,
+            node_has_sufficient_logs,
+            notify_membership_event,
+            notify_state_event,
+            notify_transfer_event,
+            log,
+            send_timeoutnow,
+            backpressure,
+            get_entries_to_send,
+            timestamp
+        }
+    );
+    check_struct!(
+        facts,
+        bad,
+        raft_log_impl_t {
+            init,
+            free,
+            reset,
+            append,
+            poll,
+            pop,
+            get,
+            get_batch,
+            first_idx,
+            current_idx,
+            count,
+            sync
+        }
+    );
+    check_struct!(
+        facts,
+        bad,
+        raft_log_cbs_t {
+            log_offer,
+            log_poll,
+            log_pop,
+            log_clear
+        }
+    );
+    assert!(bad.is_empty(), "layout mismatches:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn integer_typedefs_have_c_widths() {
+    assert_eq!(size_of::<raft_term_t>(), 8);
+    assert_eq!(size_of::<raft_index_t>(), 8);
+    assert_eq!(size_of::<raft_size_t>(), 8);
+    assert_eq!(size_of::<raft_msg_id_t>(), 8);
+    assert_eq!(size_of::<raft_time_t>(), 8);
+    assert_eq!(size_of::<raft_node_id_t>(), 4);
+    assert_eq!(size_of::<raft_entry_id_t>(), 4);
+}
