@@ -121,7 +121,7 @@ typedef int (*raft_node_has_sufficient_logs_f)(struct raft_server_t *raft, void 
 
 typedef int raft_membership_e;
 
-typedef void (*raft_membership_event_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_entry_t *entry, raft_membership_e type_);
+typedef void (*raft_membership_event_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_entry_t *entry, raft_membership_e event);
 
 typedef int raft_state_e;
 
