@@ -268,6 +268,34 @@ static void test_internal_impl_init_with_hooks(void)
     raft_entry_release(e);
 }
 
+static void *seen_ud;
+static int ud_offer(raft_server_t *raft, void *ud, raft_entry_t *e, raft_index_t idx)
+{
+    (void)raft; (void)e; (void)idx;
+    seen_ud = ud;
+    return 0;
+}
+
+/* Hooks attached to a server's built-in log receive the server's user data. */
+static void test_hooks_on_server_log_get_udata(void)
+{
+    raft_server_t *r = raft_new();
+    raft_cbs_t cbs;
+    raft_log_cbs_t h;
+    int ud;
+    raft_entry_t *e = mk(1, 1);
+    memset(&cbs, 0, sizeof cbs);
+    memset(&h, 0, sizeof h);
+    h.log_offer = ud_offer;
+    raft_set_callbacks(r, &cbs, &ud);
+    raft_log_set_callbacks(raft_get_log(r), &h, r);
+    seen_ud = NULL;
+    CHECK_EQ(0, raft_append_entry(r, e));
+    CHECK(seen_ud == &ud);
+    raft_entry_release(e);
+    raft_destroy(r);
+}
+
 int main(void)
 {
     RUN(test_append_get_count);
@@ -278,5 +306,6 @@ int main(void)
     RUN(test_load_from_snapshot_and_clear);
     RUN(test_internal_impl);
     RUN(test_internal_impl_init_with_hooks);
+    RUN(test_hooks_on_server_log_get_udata);
     return harness_finish("test_log");
 }

@@ -121,7 +121,7 @@ typedef int (*raft_node_has_sufficient_logs_f)(struct raft_server_t *raft, void 
 
 typedef int raft_membership_e;
 
-typedef void (*raft_membership_event_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_entry_t *entry, raft_membership_e type_);
+typedef void (*raft_membership_event_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_entry_t *entry, raft_membership_e event);
 
 typedef int raft_state_e;
 
@@ -860,13 +860,13 @@ int raft_end_load_snapshot(struct raft_server_t *me);
 
 /**
  * Handle a snapshot chunk from the leader; `resp` is always filled in.
- * `node` is not used: the leader is identified by `req->leader_id`.
+ * The leader is identified by `req->leader_id`; `node` only labels the log.
  *
  * # Safety
  * `me` must be NULL or a server; `req` and `resp` NULL or valid, with
  * `req->chunk.data` valid for `req->chunk.len` bytes.
  */
-int raft_recv_snapshot(struct raft_server_t *me, raft_node_t *_node, struct raft_snapshot_req_t *req, struct raft_snapshot_resp_t *resp);
+int raft_recv_snapshot(struct raft_server_t *me, raft_node_t *node, struct raft_snapshot_req_t *req, struct raft_snapshot_resp_t *resp);
 
 /**
  * Handle a follower's answer to a snapshot chunk. -1 for a node that is not

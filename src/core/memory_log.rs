@@ -18,7 +18,14 @@ use super::types::{Error, Index, Result, Term};
 pub struct MemoryLog<E> {
     entries: RefCell<VecDeque<E>>,
     base: Cell<Index>,
+    /// The slot layout upstream's ring buffer would have, as (size, front):
+    /// upstream hands out batches only up to the ring's wrap point, and
+    /// matching it keeps message sizes (and simulations) identical.
+    ring: Cell<(Index, Index)>,
 }
+
+/// Upstream's initial ring size.
+const RING_INITIAL: Index = 10;
 
 impl<E: Entry> Default for MemoryLog<E> {
     fn default() -> Self {
@@ -37,6 +44,14 @@ impl<E: Entry> MemoryLog<E> {
         MemoryLog {
             entries: RefCell::new(VecDeque::with_capacity(capacity)),
             base: Cell::new(0),
+            ring: Cell::new((
+                if capacity == 0 {
+                    RING_INITIAL
+                } else {
+                    capacity as Index
+                },
+                0,
+            )),
         }
     }
 
@@ -72,22 +87,34 @@ impl<E: Entry> MemoryLog<E> {
         self.entries.borrow().back().cloned()
     }
 
+    /// How many entries from position `pos` on are contiguous in upstream's ring.
+    fn ring_run(&self, pos: usize) -> usize {
+        let (size, front) = self.ring.get();
+        let i = (front + pos as Index) % size;
+        let back = (front + self.count()) % size;
+        (if i < back { back - i } else { size - i }) as usize
+    }
+
     /// Up to `max` entries from `idx` on, appended to `out`; returns how many.
+    /// Like upstream, a batch stops where its ring buffer would wrap.
     pub fn get_batch(&self, idx: Index, max: Index, out: &mut Vec<E>) -> Index {
         let Some(pos) = self.pos(idx) else { return 0 };
+        let run = self.ring_run(pos);
         let entries = self.entries.borrow();
-        let n = (entries.len() - pos).min(max.max(0) as usize);
+        let n = (entries.len() - pos).min(max.max(0) as usize).min(run);
         out.extend(entries.range(pos..pos + n).cloned());
         n as Index
     }
 
-    /// Run `f` on the stored entries from `idx` to the newest, as one
-    /// contiguous slice (empty when `idx` is not stored).
+    /// Run `f` on the stored entries from `idx` on, as one contiguous slice
+    /// ending where upstream's ring would wrap (empty when `idx` is not stored).
     pub fn with_slice_from<R>(&self, idx: Index, f: impl FnOnce(&[E]) -> R) -> R {
         let pos = self.pos(idx);
+        let run = pos.map_or(0, |p| self.ring_run(p));
         let mut entries = self.entries.borrow_mut();
+        let len = entries.len();
         match pos {
-            Some(pos) => f(&entries.make_contiguous()[pos..]),
+            Some(pos) => f(&entries.make_contiguous()[pos..][..run.min(len - pos)]),
             None => f(&[]),
         }
     }
@@ -97,6 +124,11 @@ impl<E: Entry> MemoryLog<E> {
     pub fn append_with(&self, entry: E, hook: impl FnOnce(&E, Index) -> Result<()>) -> Result<()> {
         let idx = self.current_idx() + 1;
         hook(&entry, idx)?;
+        let (size, _) = self.ring.get();
+        if self.count() >= size {
+            // Upstream doubles its ring and moves the entries to its start.
+            self.ring.set((size * 2, 0));
+        }
         self.entries.borrow_mut().push_back(entry);
         Ok(())
     }
@@ -129,6 +161,8 @@ impl<E: Entry> MemoryLog<E> {
         hook(&e, self.base() + 1)?;
         let removed = self.entries.borrow_mut().pop_front();
         self.base.set(self.base() + 1);
+        let (size, front) = self.ring.get();
+        self.ring.set((size, (front + 1) % size));
         drop(removed);
         Ok(Some(e))
     }
@@ -146,12 +180,14 @@ impl<E: Entry> MemoryLog<E> {
     pub fn reset_to(&self, base: Index) {
         let old = std::mem::take(&mut *self.entries.borrow_mut());
         self.base.set(base);
+        self.ring.set((self.ring.get().0, 0));
         drop(old);
     }
 
     /// Drop every entry, keeping `base`.
     pub fn clear_entries(&self) {
         let old = std::mem::take(&mut *self.entries.borrow_mut());
+        self.ring.set((self.ring.get().0, 0));
         drop(old);
     }
 }

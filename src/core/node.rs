@@ -103,8 +103,10 @@ impl Node {
     pub fn vote_for_me(&self, v: bool) {
         self.voted_for_me.set(v)
     }
+    /// A node being removed (inactive) no longer votes, whatever its voting flag
+    /// says: it stops counting toward quorums as soon as its removal is appended.
     pub fn is_voting(&self) -> bool {
-        self.voting.get()
+        self.voting.get() && self.active.get()
     }
     pub fn set_voting(&self, v: bool) {
         self.voting.set(v)

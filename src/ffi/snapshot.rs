@@ -8,7 +8,7 @@ use std::ffi::c_int;
 
 use super::server::{node_of, raft_server_t, with};
 use super::types::*;
-use crate::core::to_code;
+use crate::core::{to_code, NODE_ID_NONE};
 
 const MISUSE: c_int = RAFT_ERR_MISUSE;
 
@@ -131,7 +131,7 @@ pub unsafe extern "C" fn raft_end_load_snapshot(me: *mut raft_server_t) -> c_int
 }
 
 /// Handle a snapshot chunk from the leader; `resp` is always filled in.
-/// `node` is not used: the leader is identified by `req->leader_id`.
+/// The leader is identified by `req->leader_id`; `node` only labels the log.
 ///
 /// # Safety
 /// `me` must be NULL or a server; `req` and `resp` NULL or valid, with
@@ -139,7 +139,7 @@ pub unsafe extern "C" fn raft_end_load_snapshot(me: *mut raft_server_t) -> c_int
 #[no_mangle]
 pub unsafe extern "C" fn raft_recv_snapshot(
     me: *mut raft_server_t,
-    _node: *mut raft_node_t,
+    node: *mut raft_node_t,
     req: *mut raft_snapshot_req_t,
     resp: *mut raft_snapshot_resp_t,
 ) -> c_int {
@@ -147,8 +147,9 @@ pub unsafe extern "C" fn raft_recv_snapshot(
     with(me, MISUSE, |s| {
         let msg = req.to_core();
         // The load callback may re-enter and remove nodes: no node reference
-        // is held across this call.
-        let (r, e) = s.recv_snapshot(&msg);
+        // is held across this call, only the id.
+        let from = node_of(s, node).map_or(NODE_ID_NONE, |n| n.id());
+        let (r, e) = s.recv_snapshot_from(from, &msg);
         resp.write(raft_snapshot_resp_t::from(&r));
         to_code(e)
     })

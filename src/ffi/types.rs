@@ -266,7 +266,7 @@ pub type raft_membership_event_f = Option<
         user_data: *mut c_void,
         node: *mut raft_node_t,
         entry: *mut raft_entry_t,
-        type_: raft_membership_e,
+        event: raft_membership_e,
     ),
 >;
 pub type raft_state_event_f = Option<

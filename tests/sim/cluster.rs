@@ -8,7 +8,7 @@ use std::rc::Rc;
 use raft::core::{log_type, Entry, Error, Index, LogStore, NodeId, Server};
 
 use super::check::{check_log_matching, Shared};
-use super::entry::SimEntry;
+use super::entry::{EntryKey, SimEntry};
 use super::fsm::Fsm;
 use super::host::{Disk, SimHost};
 use super::log::SimLog;
@@ -26,8 +26,6 @@ pub struct SimNode {
     pub server: Option<Rc<SimServer>>,
     /// Removed from the cluster for good (its removal committed).
     pub retired: bool,
-    /// Its removal committed but it keeps running (see `Shared::keep_removed`).
-    pub zombie: bool,
     /// Highest commit index already reported to the checker.
     seen_commit: Index,
 }
@@ -65,9 +63,9 @@ pub struct Counts {
 
 impl Cluster {
     /// `n` voters whose logs start with the configuration entries that name them.
-    pub fn new(seed: u64, n: usize, faults: Faults, trace: bool, keep_removed: bool) -> Cluster {
+    pub fn new(seed: u64, n: usize, faults: Faults, trace: bool, workaround: bool) -> Cluster {
         let mut rng = Rng::new(seed);
-        let shared = Rc::new(Shared::new(trace, keep_removed));
+        let shared = Rc::new(Shared::new(trace, workaround));
         let mut c = Cluster {
             shared,
             net: Network::new(faults),
@@ -90,7 +88,7 @@ impl Cluster {
                 let copy = SimEntry::new(e.term(), e.id(), e.entry_type(), e.data().to_vec());
                 disk.log.borrow().append(&copy).expect("append");
             }
-            c.nodes.insert(id, SimNode { disk, server: None, retired: false, zombie: false, seen_commit: 0 });
+            c.nodes.insert(id, SimNode { disk, server: None, retired: false, seen_commit: 0 });
             c.start(id);
         }
         c
@@ -100,14 +98,9 @@ impl Cluster {
         self.shared.now.get()
     }
 
-    /// Running members the schedule may crash, partition or restart.
-    pub fn members_up(&self) -> Vec<NodeId> {
-        self.nodes.iter().filter(|(_, n)| !n.zombie && n.up().is_some()).map(|(id, _)| *id).collect()
-    }
-
-    /// Members (not retired or removed), running or not.
+    /// Members (not retired), running or not.
     pub fn members(&self) -> Vec<NodeId> {
-        self.nodes.iter().filter(|(_, n)| !n.zombie && !n.retired).map(|(id, _)| *id).collect()
+        self.nodes.iter().filter(|(_, n)| !n.retired).map(|(id, _)| *id).collect()
     }
 
     /// Ids of nodes that are running.
@@ -314,11 +307,7 @@ impl Cluster {
         }
         // An operator retires nodes whose removal committed.
         for id in removed {
-            if self.shared.keep_removed {
-                if let Some(n) = self.nodes.get_mut(&id) {
-                    n.zombie = true;
-                }
-            } else if self.nodes.get(&id).is_some_and(|n| !n.retired) {
+            if self.nodes.get(&id).is_some_and(|n| !n.retired) {
                 self.trace(format_args!("retiring n{id}"));
                 self.retire(id);
             }
@@ -335,8 +324,8 @@ impl Cluster {
         check_log_matching(&self.shared, &logs);
     }
 
-    /// Submit a client entry to node `id`; returns its index when accepted.
-    pub fn submit(&mut self, id: NodeId) -> Option<Index> {
+    /// Submit a client entry to node `id`; returns its index and identity when accepted.
+    pub fn submit(&mut self, id: NodeId) -> Option<(Index, EntryKey)> {
         let s = self.server(id)?;
         let len = self.rng.range(0, 24) as usize;
         let data: Vec<u8> = (0..len).map(|_| self.rng.next_u64() as u8).collect();
@@ -349,7 +338,7 @@ impl Cluster {
                     self.shared.violation(format!("node {id} accepted an entry while not leader"));
                 }
                 self.counts.entries += 1;
-                Some(resp.idx)
+                Some((resp.idx, e.key()))
             }
             Err(Error::NotLeader) if !was_leader => None,
             Err(_) => None,
@@ -410,7 +399,7 @@ impl Cluster {
         self.after_call(lid, r.map(|_| ()));
         if ok {
             let disk = Rc::new(Disk::new(BTreeMap::new()));
-            self.nodes.insert(id, SimNode { disk, server: None, retired: false, zombie: false, seen_commit: 0 });
+            self.nodes.insert(id, SimNode { disk, server: None, retired: false, seen_commit: 0 });
             self.start(id);
             self.counts.joins += 1;
             self.trace(format_args!("n{lid} adds n{id}"));
@@ -427,7 +416,7 @@ impl Cluster {
         if others.len() < 2 {
             return;
         }
-        if self.shared.keep_removed && (leader.num_voting_nodes() <= 2 || leader.nodes().iter().any(|n| !n.is_active())) {
+        if self.shared.workaround && (leader.num_voting_nodes() <= 2 || leader.nodes().iter().any(|n| !n.is_active())) {
             // BUG-SIM-1/2: a removal the core cannot commit (see schedule.rs).
             return;
         }

@@ -240,7 +240,7 @@ impl Host<SimEntry> for SimHost {
         };
         self.shared.observe_committed(self.id, idx, entry.key(), term);
         self.shared.observe_state(self.id, idx, hash);
-        if entry.entry_type() == log_type::REMOVE_NODE && entry.cfg_node() == Some(self.id) && !self.shared.keep_removed {
+        if entry.entry_type() == log_type::REMOVE_NODE && entry.cfg_node() == Some(self.id) {
             self.trace(format_args!("applied own removal at {idx}"));
             self.removed.set(true);
             return Err(Error::Shutdown);

@@ -24,12 +24,24 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         Ok(())
     }
 
-    /// The highest message id acknowledged by a majority of voters (we
-    /// acknowledge our own latest one).
+    /// The highest message id acknowledged by a majority of the quorum voters
+    /// (we acknowledge our own latest one).
     pub(crate) fn quorum_msg_id(&self) -> MsgId {
+        self.majority_msg_id(self.quorum_voters())
+    }
+
+    /// The message id reads may trust: acknowledged both by a majority of the
+    /// quorum voters and by a majority of all voting nodes (including ones
+    /// whose removal is pending), so a read is safe under either view of the
+    /// configuration while a removal is in flight.
+    pub(crate) fn read_msg_id(&self) -> MsgId {
+        let all: Vec<_> = self.nodes().into_iter().filter(|n| n.is_voting()).collect();
+        self.quorum_msg_id().min(self.majority_msg_id(all))
+    }
+
+    fn majority_msg_id(&self, voters: Vec<std::rc::Rc<crate::core::Node>>) -> MsgId {
         let me = self.my_node();
-        let mut ids: Vec<MsgId> = self
-            .quorum_voters()
+        let mut ids: Vec<MsgId> = voters
             .iter()
             .map(|n| {
                 if me.as_ref().is_some_and(|m| std::rc::Rc::ptr_eq(m, n)) {
@@ -59,7 +71,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         if self.last_applied_term() < self.current_term() {
             return;
         }
-        let acked = self.quorum_msg_id();
+        let acked = self.read_msg_id();
         loop {
             let ready = self
                 .read_queue

@@ -9,7 +9,7 @@ use std::cell::Cell;
 
 use super::Server;
 use crate::core::{
-    Entry, Error, Host, Index, LogStore, Node, Result, Size, SnapshotRequest, SnapshotResponse, Term,
+    Entry, Error, Host, Index, LogStore, Node, NodeId, Result, Size, SnapshotRequest, SnapshotResponse, Term,
     NODE_ID_NONE,
 };
 
@@ -182,12 +182,6 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                 snapshot_term: self.snapshot_last_term(),
                 chunk,
             };
-            self.debug(node.id(), || {
-                format!(
-                    "send snapshot: t:{} si:{} st:{} o:{} len:{} lc:{} mi:{}",
-                    msg.term, msg.snapshot_index, msg.snapshot_term, offset, len, last_chunk, msg_id
-                )
-            });
             self.host.send_snapshot(node, &msg)?;
             if last_chunk {
                 node.set_snapshot_offset(0);
@@ -217,8 +211,15 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// to, the partial transfer is dropped so that the leader's next attempt
     /// starts afresh instead of being refused forever.
     pub fn recv_snapshot(&self, req: &SnapshotRequest) -> (SnapshotResponse, Result<()>) {
+        self.recv_snapshot_from(req.leader_id, req)
+    }
+
+    /// [`Server::recv_snapshot`], with `from` the sender's id as the caller
+    /// knows it (`NODE_ID_NONE` if not in our configuration); it only labels
+    /// the debug log, as upstream's does.
+    pub fn recv_snapshot_from(&self, from: NodeId, req: &SnapshotRequest) -> (SnapshotResponse, Result<()>) {
         let len = req.chunk.data.len() as Size;
-        self.debug(req.leader_id, || {
+        self.debug(from, || {
             format!(
                 "recv snapshot: ci:{} comi:{} t:{} li:{} mi:{} si:{} st:{} o:{}, lc:{}, len:{}",
                 self.current_idx(),
