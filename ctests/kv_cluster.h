@@ -642,7 +642,9 @@ static inline void kv_init(kv_cluster_t *c, int n_voters)
     c->chunk_size = 32;
     c->max_in_flight = 2;
     c->next_id = 1;
-    srand(7);
+    /* Election timeouts come from rand(); KV_SEED varies the schedule. */
+    const char *seed = getenv("KV_SEED");
+    srand(seed ? (unsigned)strtoul(seed, NULL, 10) : 7u);
     for (int id = 1; id <= n_voters; id++)
         kv_start(c, id, n_voters, 1);
 }
