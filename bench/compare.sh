@@ -12,7 +12,8 @@
 #     section, under callgrind (--toggle-collect=bench_measured), at smaller
 #     sizes; also the whole process's instructions in that section;
 #   * peak RSS and messages sent (native runs).
-# Env: REPS (default 3), CALLGRIND=0 to skip callgrind, ONLY=regex of scenario
+# Env: REPS (default 3), CALLGRIND=0 to skip callgrind, TOP=n hot functions of A
+# listed per scenario (default 10), ONLY=regex of scenario
 # names, OUT=dir for raw outputs (kept; callgrind files for profiles),
 # BENCH=path to the bench binary (default: next to this script).
 set -euo pipefail
@@ -61,7 +62,7 @@ cg() {
     grep -q '^RESULT.* verify=ok' "$out.log" || { echo "verification failed under callgrind: $*" >&2; return 1; }
     awk -f "$here/libir.awk" "$out" |
         awk -v lib="$lib/libraft.so" -v u="$units" \
-            '$2 == lib { l = $1 } $1 == "TOTAL" { t = $2 } END { print l + 0, t + 0, u + 0 }'
+            '$2 == lib { l = $1 } $1 == "TOTAL" { t = $2 } END { printf "%.0f %.0f %.0f\n", l, t, u }'
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else printf "n/a" }'; }
@@ -109,6 +110,17 @@ for s in "${SCENARIOS[@]}"; do
         "$best_a" "$best_b" "$(ratio "$best_a" "$best_b")" "$ra" "$rb" "$(ratio "$ra" "$rb")" \
         "$ma" "$mb" "$(ratio "$ma" "$mb")"
 done
+if [ "$CALLGRIND" = 1 ]; then
+    # Where A spends its instructions: the top functions per scenario.
+    for f in "$OUT"/*.A.cg; do
+        [ -e "$f" ] || continue
+        echo
+        echo "== A's hottest functions in $(basename "$f" .A.cg) (self Ir, inlined code included)"
+        awk -v lib="$A/libraft.so" -v top="${TOP:-10}" -f "$here/hotfns.awk" "$f" |
+            sed -e 's/<impl [^>]*<[^>]*>>:://g' -e 's/raft::core::server::[a-z_]*:://g'
+    done >"$OUT/profile-A.txt"
+    cat "$OUT/profile-A.txt"
+fi
 echo
 echo "libIr/u: instructions inside libraft.so per unit (callgrind, measured section only);"
 echo "totIr/u: whole process (harness + libc + library); ns/u: best CPU time of $REPS native runs;"

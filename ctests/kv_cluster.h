@@ -54,6 +54,8 @@ typedef struct kv_node {
     /* Knobs and counters the tests read. */
     int load_failures_to_inject;
     int auto_promote;     /* node_has_sufficient_logs submits ADD_NODE */
+    int sufficient_logs_refusals;   /* ...after answering -1 this many times */
+    int chunk_errors_to_inject;     /* get_snapshot_chunk fails this many times */
     int n_get_chunk, n_backpressure, n_send_snapshot, n_store_chunk, n_load, n_load_ok;
     int n_clear, n_sufficient_logs, n_applied;
     int n_add_events, n_add_events_with_entry, n_remove_events;
@@ -282,6 +284,19 @@ static inline void kv_drop_all(kv_cluster_t *c)
     c->tail = NULL;
 }
 
+/* Delivers the oldest queued message; 0 when the network is quiet. */
+static inline int kv_deliver_one(kv_cluster_t *c)
+{
+    kv_msg_t *m = c->head;
+    if (!m)
+        return 0;
+    c->head = m->next;
+    if (!c->head)
+        c->tail = NULL;
+    kv_deliver(c, m);
+    return 1;
+}
+
 /* Delivers queued messages until the network is quiet. */
 static inline void kv_deliver_all(kv_cluster_t *c)
 {
@@ -373,6 +388,10 @@ static inline int kv_node_has_sufficient_logs(raft_server_t *r, void *ud, raft_n
 {
     kv_node_t *me = ud;
     me->n_sufficient_logs++;
+    if (me->sufficient_logs_refusals > 0) {
+        me->sufficient_logs_refusals--;
+        return -1;   /* not yet: ask again later */
+    }
     if (!me->auto_promote)
         return 0;
     /* Re-enters the library from inside its callback, as RedisRaft does. */
@@ -476,6 +495,10 @@ static inline int kv_get_snapshot_chunk(raft_server_t *r, void *ud, raft_node_t 
     if (to > 0 && to <= KV_MAX && me->in_flight[to] >= me->c->max_in_flight) {
         me->n_backpressure++;
         return RAFT_ERR_DONE;
+    }
+    if (me->chunk_errors_to_inject > 0) {
+        me->chunk_errors_to_inject--;
+        return -1;
     }
     if (!me->snap || offset > me->snap_len)
         return -1;
@@ -619,7 +642,9 @@ static inline void kv_init(kv_cluster_t *c, int n_voters)
     c->chunk_size = 32;
     c->max_in_flight = 2;
     c->next_id = 1;
-    srand(7);
+    /* Election timeouts come from rand(); KV_SEED varies the schedule. */
+    const char *seed = getenv("KV_SEED");
+    srand(seed ? (unsigned)strtoul(seed, NULL, 10) : 7u);
     for (int id = 1; id <= n_voters; id++)
         kv_start(c, id, n_voters, 1);
 }

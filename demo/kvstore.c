@@ -2,8 +2,8 @@
  * kvstore: a replicated key-value store built on libraft.
  *
  * Several Raft servers live in this one process. They talk over a simulated
- * network (a FIFO of messages; every message is copied as it goes on the wire,
- * log entries with raft_entry_new) and share a fake clock that the library
+ * network (a FIFO of messages: a sender's entries are held while in flight
+ * and rebuilt with raft_entry_new on delivery, as a receiving process would) and share a fake clock that the library
  * reads through the `timestamp` callback, so a run is fast and reproducible.
  *
  * The story it tells, step by step:
@@ -182,7 +182,7 @@ static void free_msg(msg_t *m)
     free(m);
 }
 
-/* A wire copy of an entry, as a receiving process would rebuild it. */
+/* The receiver's own copy of an entry that crossed the wire. */
 static raft_entry_t *copy_entry(const raft_entry_t *e)
 {
     raft_entry_t *c = raft_entry_new(e->data_len);
@@ -220,8 +220,11 @@ static int send_appendentries(raft_server_t *raft, void *udata, raft_node_t *nod
             free(m);
             return -1;
         }
-        for (raft_index_t i = 0; i < req->n_entries; i++)
-            m->u.ae.entries[i] = copy_entry(req->entries[i]);
+        /* The library releases its references when we return: hold them. */
+        for (raft_index_t i = 0; i < req->n_entries; i++) {
+            raft_entry_hold(req->entries[i]);
+            m->u.ae.entries[i] = req->entries[i];
+        }
     }
     enqueue(AE, me->id, raft_node_get_id(node), m);
     return 0;
@@ -271,7 +274,13 @@ static void deliver(msg_t *m)
             e = raft_recv_requestvote_response(r, node, &m->u.rv_resp);
         break;
     case AE:
+        for (raft_index_t i = 0; i < m->u.ae.n_entries; i++) {
+            raft_entry_t *sent = m->u.ae.entries[i];
+            m->u.ae.entries[i] = copy_entry(sent);
+            raft_entry_release(sent);
+        }
         reply = new_msg();
+        /* The receiver keeps its own references; ours are released below. */
         e = raft_recv_appendentries(r, node, &m->u.ae, &reply->u.ae_resp);
         enqueue(AE_RESP, m->to, m->from, reply);
         break;

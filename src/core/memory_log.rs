@@ -44,7 +44,14 @@ impl<E: Entry> MemoryLog<E> {
         MemoryLog {
             entries: RefCell::new(VecDeque::with_capacity(capacity)),
             base: Cell::new(0),
-            ring: Cell::new((if capacity == 0 { RING_INITIAL } else { capacity as Index }, 0)),
+            ring: Cell::new((
+                if capacity == 0 {
+                    RING_INITIAL
+                } else {
+                    capacity as Index
+                },
+                0,
+            )),
         }
     }
 
@@ -180,6 +187,7 @@ impl<E: Entry> MemoryLog<E> {
     /// Drop every entry, keeping `base`.
     pub fn clear_entries(&self) {
         let old = std::mem::take(&mut *self.entries.borrow_mut());
+        self.ring.set((self.ring.get().0, 0));
         drop(old);
     }
 }
