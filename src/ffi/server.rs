@@ -28,6 +28,11 @@ pub(crate) const SERVER_MAGIC: u64 = 0x7261_6674_2d72_7321; // "raft-rs!"
 pub type CServer = Server<CEntry, VtableLog, CHost>;
 
 /// The server handle C code holds (opaque to C).
+///
+/// `repr(C)` keeps `magic` at offset 0, so checking a pointer that is not a
+/// server (e.g. the `raft` argument of standalone log hooks) reads only its
+/// first 8 bytes.
+#[repr(C)]
 pub struct raft_server_t {
     magic: Cell<u64>,
     /// The user's pointer passed to `raft_set_callbacks`.
