@@ -54,12 +54,16 @@ typedef struct kv_node {
     /* Knobs and counters the tests read. */
     int load_failures_to_inject;
     int auto_promote;     /* node_has_sufficient_logs submits ADD_NODE */
+    int sufficient_logs_refusals;   /* ...after answering -1 this many times */
+    int chunk_errors_to_inject;     /* get_snapshot_chunk fails this many times */
     int n_get_chunk, n_backpressure, n_send_snapshot, n_store_chunk, n_load, n_load_ok;
     int n_clear, n_sufficient_logs, n_applied;
     int n_add_events, n_add_events_with_entry, n_remove_events;
     raft_node_id_t last_added, last_removed;
     raft_size_t last_store_offset;
     int store_out_of_order;
+    raft_size_t watch_offset;    /* counts chunks served from this offset */
+    int n_watch_offset;
 } kv_node_t;
 
 typedef enum { KV_RV, KV_RV_RESP, KV_AE, KV_AE_RESP, KV_SNAP, KV_SNAP_RESP } kv_msg_type_t;
@@ -86,6 +90,8 @@ typedef struct kv_cluster {
     int max_in_flight;
     raft_entry_id_t next_id;
     int shutdowns;       /* RAFT_ERR_SHUTDOWN returned by a recv_* call */
+    int drop_chunk_armed; /* lose the next snapshot chunk at drop_chunk_offset */
+    raft_size_t drop_chunk_offset;
 } kv_cluster_t;
 
 /* ------------------------------------------------------------------ table */
@@ -228,7 +234,11 @@ static inline int kv_reachable(kv_cluster_t *c, int a, int b)
  * receiver does not know are dropped, as a real transport would. */
 static inline void kv_deliver(kv_cluster_t *c, kv_msg_t *m)
 {
-    if (!kv_reachable(c, m->from, m->to)) {
+    int lost = m->type == KV_SNAP && c->drop_chunk_armed &&
+               m->u.snap.chunk.offset == c->drop_chunk_offset;
+    if (lost)
+        c->drop_chunk_armed = 0;
+    if (lost || !kv_reachable(c, m->from, m->to)) {
         kv_free_msg(c, m);
         return;
     }
@@ -280,6 +290,19 @@ static inline void kv_drop_all(kv_cluster_t *c)
         kv_free_msg(c, m);
     }
     c->tail = NULL;
+}
+
+/* Delivers the oldest queued message; 0 when the network is quiet. */
+static inline int kv_deliver_one(kv_cluster_t *c)
+{
+    kv_msg_t *m = c->head;
+    if (!m)
+        return 0;
+    c->head = m->next;
+    if (!c->head)
+        c->tail = NULL;
+    kv_deliver(c, m);
+    return 1;
 }
 
 /* Delivers queued messages until the network is quiet. */
@@ -373,6 +396,10 @@ static inline int kv_node_has_sufficient_logs(raft_server_t *r, void *ud, raft_n
 {
     kv_node_t *me = ud;
     me->n_sufficient_logs++;
+    if (me->sufficient_logs_refusals > 0) {
+        me->sufficient_logs_refusals--;
+        return -1;   /* not yet: ask again later */
+    }
     if (!me->auto_promote)
         return 0;
     /* Re-enters the library from inside its callback, as RedisRaft does. */
@@ -477,9 +504,14 @@ static inline int kv_get_snapshot_chunk(raft_server_t *r, void *ud, raft_node_t 
         me->n_backpressure++;
         return RAFT_ERR_DONE;
     }
+    if (me->chunk_errors_to_inject > 0) {
+        me->chunk_errors_to_inject--;
+        return -1;
+    }
     if (!me->snap || offset > me->snap_len)
         return -1;
     size_t left = me->snap_len - (size_t)offset;
+    me->n_watch_offset += offset == me->watch_offset;
     chunk->data = me->snap + offset;
     chunk->len = left < me->c->chunk_size ? left : me->c->chunk_size;
     chunk->last_chunk = chunk->len == left;
@@ -619,7 +651,9 @@ static inline void kv_init(kv_cluster_t *c, int n_voters)
     c->chunk_size = 32;
     c->max_in_flight = 2;
     c->next_id = 1;
-    srand(7);
+    /* Election timeouts come from rand(); KV_SEED varies the schedule. */
+    const char *seed = getenv("KV_SEED");
+    srand(seed ? (unsigned)strtoul(seed, NULL, 10) : 7u);
     for (int id = 1; id <= n_voters; id++)
         kv_start(c, id, n_voters, 1);
 }

@@ -94,8 +94,9 @@ static void test_remove_follower(void)
     raft_entry_resp_t resp;
     CHECK_EQ(0, kv_submit_cfg(&cl, l->raft, RAFT_LOGTYPE_REMOVE_NODE, victim, &resp));
     CHECK_EQ(1, raft_voting_change_is_in_progress(l->raft));
-    /* Until it is applied the node stays in the configuration. */
+    /* Until it is applied the node stays in the configuration, inactive. */
     CHECK(raft_get_node(l->raft, victim) != NULL);
+    CHECK_EQ(0, raft_node_is_active(raft_get_node(l->raft, victim)));
     CHECK(kv_wait_committed(&cl, l, resp));
     cl.nodes[victim].group = 9;   /* the removed node no longer matters */
     kv_run(&cl, 50);
@@ -230,6 +231,73 @@ static void test_events_on_every_node(void)
         CHECK_EQ(before[id] + 1, cl.nodes[id].n_add_events_with_entry);
         CHECK_EQ(4, cl.nodes[id].last_added);
     }
+    kv_destroy(&cl);
+}
+
+static void test_sufficient_logs_asked_again(void)
+{
+    kv_node_t *l = three_nodes();
+    if (!l)
+        return;
+    l->auto_promote = 1;
+    l->sufficient_logs_refusals = 2;   /* "not yet" twice, then promote */
+    kv_start(&cl, 4, 3, 0);
+    CHECK_EQ(0, kv_submit_cfg(&cl, l->raft, RAFT_LOGTYPE_ADD_NONVOTING_NODE, 4, NULL));
+    CHECK(kv_run_until(&cl, node4_voting_everywhere, NULL, 10000));
+    CHECK_EQ(3, l->n_sufficient_logs);
+    CHECK_EQ(0, l->sufficient_logs_refusals);
+    /* Once it said yes it is not asked again. */
+    kv_run(&cl, 1000);
+    CHECK_EQ(3, l->n_sufficient_logs);
+    kv_destroy(&cl);
+}
+
+static int old_leader_dropped_node4(kv_cluster_t *c, void *arg)
+{
+    kv_node_t *old = arg;
+    return raft_get_node(old->raft, 4) == NULL && kv_converged(c, NULL) &&
+           raft_is_follower(old->raft);
+}
+
+static void test_uncommitted_addition_rolled_back_by_new_leader(void)
+{
+    kv_node_t *old = three_nodes();
+    if (!old)
+        return;
+    old->group = 1;   /* cut off: what it appends cannot commit */
+    raft_entry_resp_t resp;
+    CHECK_EQ(0, kv_submit_cfg(&cl, old->raft, RAFT_LOGTYPE_ADD_NONVOTING_NODE, 4, &resp));
+    CHECK(raft_get_node(old->raft, 4) != NULL);
+    int removes = old->n_remove_events;
+
+    CHECK(kv_wait_leader(&cl));   /* the two others elect a leader */
+    CHECK_EQ(0, kv_set(&cl, "b", "2"));
+    CHECK_EQ(0, kv_set(&cl, "c", "3"));
+    old->group = 0;
+    /* Its conflicting entry is overwritten, and the addition undone. */
+    CHECK(kv_run_until(&cl, old_leader_dropped_node4, old, 10000));
+    CHECK_EQ(3, raft_get_num_nodes(old->raft));
+    CHECK_EQ(removes + 1, old->n_remove_events);
+    CHECK_EQ(4, old->last_removed);
+    CHECK_EQ(0, raft_msg_entry_response_committed(old->raft, &resp) == 1);
+    CHECK(kv_same_data(&cl));
+    kv_destroy(&cl);
+}
+
+static void test_remove_events_on_followers(void)
+{
+    kv_node_t *l = three_nodes();
+    if (!l)
+        return;
+    int victim = l->id == 3 ? 2 : 3;
+    int other = 6 - l->id - victim;
+    raft_entry_resp_t resp;
+    CHECK_EQ(0, kv_submit_cfg(&cl, l->raft, RAFT_LOGTYPE_REMOVE_NODE, victim, &resp));
+    CHECK(kv_wait_committed(&cl, l, resp));
+    cl.nodes[victim].group = 9;
+    CHECK_EQ(0, kv_set(&cl, "b", "2"));   /* carries the commit index to the follower */
+    CHECK_EQ(1, cl.nodes[other].n_remove_events);
+    CHECK_EQ(victim, cl.nodes[other].last_removed);
     kv_destroy(&cl);
 }
 
@@ -412,6 +480,9 @@ int main(void)
     RUN(test_follower_refuses_changes);
     RUN(test_membership_events);
     RUN(test_events_on_every_node);
+    RUN(test_sufficient_logs_asked_again);
+    RUN(test_uncommitted_addition_rolled_back_by_new_leader);
+    RUN(test_remove_events_on_followers);
     RUN(test_rollback_of_uncommitted_changes);
     /* Upstream crashes on these: run each in a child process. */
     RUN_ISOLATED(regression_duplicate_add_node_for_voter);

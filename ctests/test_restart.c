@@ -336,6 +336,41 @@ static void test_restart_log_only_with_snapshot_gap(void)
     kv_destroy(&cl);
 }
 
+static void test_restart_with_uncommitted_voting_change(void)
+{
+    kv_init(&cl, 0);
+    kv_node_t *me = kv_start(&cl, 1, 2, 1);
+    raft_server_t *r = me->raft;
+    CHECK_EQ(0, raft_restore_snapshot(r, 1, 5));
+    log_after_snapshot(r, 1, 5);
+    raft_entry_t *e = kv_cfg_entry(&cl, RAFT_LOGTYPE_ADD_NONVOTING_NODE, 3);
+    e->term = 1;
+    CHECK_EQ(0, raft_append_entry(r, e));
+    raft_entry_release(e);
+    e = kv_cfg_entry(&cl, RAFT_LOGTYPE_ADD_NODE, 3);
+    e->term = 1;
+    CHECK_EQ(0, raft_append_entry(r, e));
+    raft_entry_release(e);
+#if HAVE_RAFT_RESTORE_LOG
+    CHECK_EQ(0, raft_restore_log(r));
+#endif
+    CHECK_EQ(0, raft_restore_metadata(r, 1, 1));
+    raft_node_t *n3 = raft_get_node(r, 3);
+    CHECK(n3 && raft_node_is_voting(n3));
+    CHECK(n3 && !raft_node_is_voting_committed(n3));
+    CHECK_EQ(1, raft_voting_change_is_in_progress(r));
+    CHECK_EQ(3, raft_get_num_voting_nodes(r));
+
+    /* The leader later tells it both entries are committed. */
+    raft_set_commit_idx(r, 7);
+    CHECK_EQ(0, raft_apply_all(r));
+    CHECK_EQ(7, raft_get_last_applied_idx(r));
+    CHECK_EQ(0, raft_voting_change_is_in_progress(r));
+    n3 = raft_get_node(r, 3);
+    CHECK(n3 && raft_node_is_voting_committed(n3) && raft_node_is_addition_committed(n3));
+    kv_destroy(&cl);
+}
+
 int main(void)
 {
     RUN(test_restart_from_snapshot_and_log);
@@ -344,5 +379,6 @@ int main(void)
     RUN(test_restore_snapshot_misuse);
     RUN(test_restored_vote_is_kept);
     RUN(test_restart_log_only_with_snapshot_gap);
+    RUN(test_restart_with_uncommitted_voting_change);
     return harness_finish("test_restart");
 }

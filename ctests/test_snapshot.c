@@ -350,6 +350,111 @@ out:
     kv_destroy(&cl);
 }
 
+/* Runs the clock but delivers one message at a time, until `f` has stored
+ * `chunks` chunks of an incoming snapshot. */
+static int stop_after_chunks(kv_node_t *f, int chunks)
+{
+    for (int t = 0; t < 1000; t++) {
+        cl.now_us += KV_TICK_MS * 1000;
+        for (int id = 1; id <= KV_MAX; id++)
+            if (cl.nodes[id].present)
+                raft_periodic(cl.nodes[id].raft);
+        while (kv_deliver_one(&cl))
+            if (f->n_store_chunk >= chunks)
+                return 1;
+    }
+    return 0;
+}
+
+static void test_newer_snapshot_replaces_partial_transfer(void)
+{
+    kv_node_t *l = leave_behind(3);
+    CHECK(l != NULL);
+    if (!l)
+        goto out;
+    kv_node_t *f = &cl.nodes[3];
+    cl.chunk_size = 8;
+    cl.max_in_flight = 1;
+    CHECK(stop_after_chunks(f, 2));
+    raft_index_t first = raft_get_snapshot_last_idx(l->raft);
+    /* Cut it off mid-transfer; the leader moves on to a newer snapshot. */
+    f->group = 1;
+    CHECK_EQ(0, kv_set(&cl, "x", "1"));
+    CHECK_EQ(0, kv_set(&cl, "y", "2"));
+    CHECK_EQ(0, kv_take_snapshot(l));
+    CHECK(raft_get_snapshot_last_idx(l->raft) > first);
+    f->group = 0;
+    CHECK(kv_run_until(&cl, kv_converged, NULL, 20000));
+    CHECK(f->n_clear >= 1);   /* the partial file was dismissed */
+    CHECK_EQ(0, f->store_out_of_order);
+    CHECK_EQ(1, f->n_load_ok);
+    CHECK_EQ(raft_get_snapshot_last_idx(l->raft), raft_get_snapshot_last_idx(f->raft));
+    CHECK(kv_tables_equal(&l->table, &f->table));
+out:
+    kv_destroy(&cl);
+}
+
+static void test_chunk_errors_are_retried(void)
+{
+    kv_node_t *l = leave_behind(2);
+    CHECK(l != NULL);
+    if (!l)
+        goto out;
+    l->chunk_errors_to_inject = 3;
+    CHECK(kv_run_until(&cl, kv_converged, NULL, 20000));
+    CHECK_EQ(0, l->chunk_errors_to_inject);
+    CHECK_EQ(1, cl.nodes[2].n_load_ok);
+    CHECK(kv_same_data(&cl));
+out:
+    kv_destroy(&cl);
+}
+
+static void test_voting_change_waits_for_snapshot(void)
+{
+    kv_init(&cl, 3);
+    CHECK(kv_wait_leader(&cl));
+    CHECK_EQ(0, kv_set(&cl, "a", "1"));
+    kv_node_t *l = kv_leader(&cl);
+    if (!l)
+        goto out;
+    raft_entry_resp_t resp;
+    CHECK_EQ(0, raft_begin_snapshot(l->raft));
+    /* The membership being snapshotted must not change underneath. */
+    CHECK_EQ(RAFT_ERR_SNAPSHOT_IN_PROGRESS,
+             kv_submit_cfg(&cl, l->raft, RAFT_LOGTYPE_ADD_NODE, 4, &resp));
+    CHECK_EQ(RAFT_ERR_SNAPSHOT_IN_PROGRESS,
+             kv_submit_cfg(&cl, l->raft, RAFT_LOGTYPE_REMOVE_NODE, 3, &resp));
+    submit(l->raft, "b", "2");
+    free(l->snap);
+    l->snap = kv_serialize(l, &l->snap_len);
+    CHECK_EQ(0, raft_end_snapshot(l->raft));
+    CHECK_EQ(0, kv_submit_cfg(&cl, l->raft, RAFT_LOGTYPE_ADD_NONVOTING_NODE, 4, &resp));
+    CHECK(kv_wait_committed(&cl, l, resp));
+out:
+    kv_destroy(&cl);
+}
+
+static void test_lost_chunk_resumes_from_follower_offset(void)
+{
+    kv_node_t *l = leave_behind(3);
+    CHECK(l != NULL);
+    if (!l)
+        goto out;
+    kv_node_t *f = &cl.nodes[3];
+    cl.chunk_size = 16;
+    cl.drop_chunk_armed = 1;   /* the second chunk is lost on the way */
+    cl.drop_chunk_offset = 16;
+    l->watch_offset = 16;
+    CHECK(kv_run_until(&cl, kv_converged, NULL, 20000));
+    CHECK_EQ(0, cl.drop_chunk_armed);
+    CHECK(l->n_watch_offset >= 2);   /* that chunk was served again */
+    CHECK_EQ(0, f->store_out_of_order);   /* out-of-order chunks never reach the store */
+    CHECK_EQ(1, f->n_load_ok);
+    CHECK(kv_tables_equal(&l->table, &f->table));
+out:
+    kv_destroy(&cl);
+}
+
 int main(void)
 {
     RUN(test_begin_end_compacts_the_log);
@@ -363,5 +468,9 @@ int main(void)
     RUN(test_new_node_joins_from_snapshot);
     RUN(test_stale_snapshot_is_acknowledged);
     RUN(test_load_failure_is_retried);
+    RUN(test_newer_snapshot_replaces_partial_transfer);
+    RUN(test_chunk_errors_are_retried);
+    RUN(test_lost_chunk_resumes_from_follower_offset);
+    RUN(test_voting_change_waits_for_snapshot);
     return harness_finish("test_snapshot");
 }

@@ -27,11 +27,8 @@ pub(crate) const SERVER_MAGIC: u64 = 0x7261_6674_2d72_7321; // "raft-rs!"
 /// The server as the C layer instantiates it.
 pub type CServer = Server<CEntry, VtableLog, CHost>;
 
-/// The server handle C code holds (opaque to C).
-///
-/// `repr(C)` keeps `magic` at offset 0, so checking a pointer that is not a
-/// server (e.g. the `raft` argument of standalone log hooks) reads only its
-/// first 8 bytes.
+/// The server handle C code holds (opaque to C). `repr(C)` keeps the magic
+/// at offset 0.
 #[repr(C)]
 pub struct raft_server_t {
     magic: Cell<u64>,
@@ -49,11 +46,24 @@ impl raft_server_t {
 
 /// The handle behind `me`, or `None` for NULL or a pointer that is not a live server.
 ///
+/// The magic is compared byte by byte and the comparison stops at the first
+/// mismatch, so a foreign pointer (upstream's tests pass an `int *` or a
+/// `CuTest *` to the log hooks) is typically read for one byte only.
+///
 /// # Safety
-/// `me` must be NULL or point to readable memory at least as large as the magic.
+/// `me` must be NULL or point to readable memory up to the first byte that
+/// differs from the magic (all of a live server).
 pub(crate) unsafe fn handle<'a>(me: *mut raft_server_t) -> Option<&'a raft_server_t> {
-    let s = me.as_ref()?;
-    (s.magic.get() == SERVER_MAGIC).then_some(s)
+    if me.is_null() {
+        return None;
+    }
+    let bytes = me as *const u8;
+    for (i, b) in SERVER_MAGIC.to_ne_bytes().iter().enumerate() {
+        if ptr::read_volatile(bytes.add(i)) != *b {
+            return None;
+        }
+    }
+    Some(&*me)
 }
 
 /// The server behind `me` (see [`handle`]), once fully constructed.

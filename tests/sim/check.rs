@@ -17,11 +17,14 @@ pub struct Shared {
     /// True while faults are injected (hosts add their own: back-pressure...).
     pub chaos: Cell<bool>,
     pub trace: bool,
-    /// Work around BUG-SIM-1/2 (see `schedule::WORKAROUND_REMOVAL_LIVENESS`):
-    /// removed servers keep running instead of shutting down.
-    pub keep_removed: bool,
+    /// Avoid schedules that hit BUG-SIM-1/2 (see `schedule::WORKAROUND_REMOVAL_LIVENESS`).
+    pub workaround: bool,
+    /// Servers apply entries while a snapshot is being taken.
+    pub nonblocking_apply: bool,
     next_entry_id: Cell<EntryId>,
     pub violations: RefCell<Vec<String>>,
+    /// Every snapshot taken, by last index (to explain a corrupt transfer).
+    pub snapshots: RefCell<BTreeMap<Index, Vec<u8>>>,
     /// Snapshots received over the network and loaded.
     pub installs: Cell<u64>,
     /// Term → the one node that led it (election safety).
@@ -33,8 +36,8 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(trace: bool, keep_removed: bool) -> Shared {
-        Shared { trace, keep_removed, ..Shared::default() }
+    pub fn new(trace: bool, workaround: bool, nonblocking_apply: bool) -> Shared {
+        Shared { trace, workaround, nonblocking_apply, ..Shared::default() }
     }
 
     pub fn violation(&self, msg: String) {
@@ -98,6 +101,10 @@ impl Shared {
 
     pub fn committed_count(&self) -> usize {
         self.committed.borrow().len()
+    }
+
+    pub fn committed_key(&self, idx: Index) -> Option<EntryKey> {
+        self.committed.borrow().get(&idx).map(|(k, _)| *k)
     }
 
     pub fn is_committed(&self, idx: Index, key: &EntryKey) -> bool {

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use raft::core::{log_type, Entry, Error, Index, LogStore, NodeId, Server};
 
 use super::check::{check_log_matching, Shared};
-use super::entry::SimEntry;
+use super::entry::{EntryKey, SimEntry};
 use super::fsm::Fsm;
 use super::host::{Disk, SimHost};
 use super::log::SimLog;
@@ -26,8 +26,6 @@ pub struct SimNode {
     pub server: Option<Rc<SimServer>>,
     /// Removed from the cluster for good (its removal committed).
     pub retired: bool,
-    /// Its removal committed but it keeps running (see `Shared::keep_removed`).
-    pub zombie: bool,
     /// Highest commit index already reported to the checker.
     seen_commit: Index,
 }
@@ -65,9 +63,9 @@ pub struct Counts {
 
 impl Cluster {
     /// `n` voters whose logs start with the configuration entries that name them.
-    pub fn new(seed: u64, n: usize, faults: Faults, trace: bool, keep_removed: bool) -> Cluster {
+    pub fn new(seed: u64, n: usize, faults: Faults, trace: bool, workaround: bool, nonblocking_apply: bool) -> Cluster {
         let mut rng = Rng::new(seed);
-        let shared = Rc::new(Shared::new(trace, keep_removed));
+        let shared = Rc::new(Shared::new(trace, workaround, nonblocking_apply));
         let mut c = Cluster {
             shared,
             net: Network::new(faults),
@@ -90,7 +88,7 @@ impl Cluster {
                 let copy = SimEntry::new(e.term(), e.id(), e.entry_type(), e.data().to_vec());
                 disk.log.borrow().append(&copy).expect("append");
             }
-            c.nodes.insert(id, SimNode { disk, server: None, retired: false, zombie: false, seen_commit: 0 });
+            c.nodes.insert(id, SimNode { disk, server: None, retired: false, seen_commit: 0 });
             c.start(id);
         }
         c
@@ -100,14 +98,9 @@ impl Cluster {
         self.shared.now.get()
     }
 
-    /// Running members the schedule may crash, partition or restart.
-    pub fn members_up(&self) -> Vec<NodeId> {
-        self.nodes.iter().filter(|(_, n)| !n.zombie && n.up().is_some()).map(|(id, _)| *id).collect()
-    }
-
-    /// Members (not retired or removed), running or not.
+    /// Members (not retired), running or not.
     pub fn members(&self) -> Vec<NodeId> {
-        self.nodes.iter().filter(|(_, n)| !n.zombie && !n.retired).map(|(id, _)| *id).collect()
+        self.nodes.iter().filter(|(_, n)| !n.retired).map(|(id, _)| *id).collect()
     }
 
     /// Ids of nodes that are running.
@@ -132,18 +125,32 @@ impl Cluster {
         self.leaders().into_iter().max_by_key(|(_, s)| s.current_term())
     }
 
-    /// Boot (or reboot) node `id` from its disk: snapshot first, then the log
-    /// replayed entry by entry, then term and vote.
+    /// Boot (or reboot) node `id` from its disk in the documented order:
+    /// the snapshot (and the configuration it holds), then the log, then term
+    /// and vote. The log is either replayed entry by entry through
+    /// `append_entry`, or handed over pre-loaded and `restore_log` rebuilds
+    /// the configuration from it (both are ways real users restart).
     pub fn start(&mut self, id: NodeId) {
         let node = self.nodes.get_mut(&id).expect("known node");
         let disk = node.disk.clone();
         let old = disk.log.borrow().clone();
-        let log = SimLog::default();
         let snapshot = disk.snapshot.borrow().clone();
+        let preload = self.rng.chance(500);
         let mut fsm = Fsm::new(disk.bootstrap.clone());
+        let log = SimLog::default();
+        let (old_base, old_base_term) = old.base();
+        let mut replay = old.entries_from(old_base + 1);
         if let Some((term, idx, bytes)) = &snapshot {
             fsm = Fsm::decode(bytes).expect("own snapshot decodes");
             log.reset(idx + 1, *term);
+            replay.retain(|(i, _)| *i > *idx);
+        } else if preload {
+            log.reset(old_base + 1, old_base_term);
+        }
+        if preload {
+            for (_, e) in &replay {
+                log.append(e).expect("append");
+            }
         }
         let host = SimHost::new(id, self.shared.clone(), disk.clone(), fsm.clone(), self.rng.fork());
         let server = Rc::new(Server::new(log.clone(), host));
@@ -151,6 +158,7 @@ impl Cluster {
         let mut cfg = server.config();
         cfg.election_timeout = ELECTION_TIMEOUT;
         cfg.request_timeout = REQUEST_TIMEOUT;
+        cfg.nonblocking_apply = self.shared.nonblocking_apply;
         server.set_config(cfg);
 
         // The configuration before the log: the snapshot's, else the bootstrap one.
@@ -170,17 +178,26 @@ impl Cluster {
                 self.shared.violation(format!("node {id}: restore_snapshot({term}, {idx}) failed: {e:?}"));
             }
         }
+        if preload {
+            if let Err(e) = server.restore_log() {
+                self.shared.violation(format!("node {id}: restore_log failed: {e:?}"));
+            }
+        } else {
+            for (idx, e) in &replay {
+                if let Err(err) = server.append_entry(e) {
+                    self.shared.violation(format!("node {id}: replaying idx {idx} failed: {err:?}"));
+                }
+            }
+        }
+        if server.current_idx() != old.current_idx().max(snapshot.as_ref().map_or(0, |s| s.1)) {
+            self.shared.violation(format!(
+                "node {id}: restarted with last idx {} instead of {}",
+                server.current_idx(),
+                old.current_idx()
+            ));
+        }
         if let Err(e) = server.restore_metadata(disk.term.get(), disk.vote.get()) {
             self.shared.violation(format!("node {id}: restore_metadata failed: {e:?}"));
-        }
-        let (base, _) = old.base();
-        for (idx, e) in old.entries_from(base + 1) {
-            if idx <= server.current_idx() {
-                continue;
-            }
-            if let Err(err) = server.append_entry(&e) {
-                self.shared.violation(format!("node {id}: replaying idx {idx} failed: {err:?}"));
-            }
         }
         server.randomize_election_timeout();
         *disk.log.borrow_mut() = log;
@@ -314,11 +331,7 @@ impl Cluster {
         }
         // An operator retires nodes whose removal committed.
         for id in removed {
-            if self.shared.keep_removed {
-                if let Some(n) = self.nodes.get_mut(&id) {
-                    n.zombie = true;
-                }
-            } else if self.nodes.get(&id).is_some_and(|n| !n.retired) {
+            if self.nodes.get(&id).is_some_and(|n| !n.retired) {
                 self.trace(format_args!("retiring n{id}"));
                 self.retire(id);
             }
@@ -335,8 +348,8 @@ impl Cluster {
         check_log_matching(&self.shared, &logs);
     }
 
-    /// Submit a client entry to node `id`; returns its index when accepted.
-    pub fn submit(&mut self, id: NodeId) -> Option<Index> {
+    /// Submit a client entry to node `id`; returns its index and identity when accepted.
+    pub fn submit(&mut self, id: NodeId) -> Option<(Index, EntryKey)> {
         let s = self.server(id)?;
         let len = self.rng.range(0, 24) as usize;
         let data: Vec<u8> = (0..len).map(|_| self.rng.next_u64() as u8).collect();
@@ -349,7 +362,7 @@ impl Cluster {
                     self.shared.violation(format!("node {id} accepted an entry while not leader"));
                 }
                 self.counts.entries += 1;
-                Some(resp.idx)
+                Some((resp.idx, e.key()))
             }
             Err(Error::NotLeader) if !was_leader => None,
             Err(_) => None,
@@ -358,9 +371,20 @@ impl Cluster {
         out
     }
 
-    /// Take a snapshot on node `id` and compact its log.
+    /// Take a snapshot on node `id`: begin it, capture the state machine, and
+    /// end it now or leave it in progress until the next call (or cancel it).
     pub fn compact(&mut self, id: NodeId) {
         let Some(s) = self.server(id) else { return };
+        if s.host().pending_snapshot.borrow().is_some() {
+            if self.rng.chance(100) {
+                s.host().pending_snapshot.borrow_mut().take();
+                let r = s.cancel_snapshot();
+                self.after_call(id, r);
+            } else {
+                self.finish_snapshot(id);
+            }
+            return;
+        }
         if snap::num_snapshottable_logs(&s) == 0 {
             return;
         }
@@ -377,18 +401,33 @@ impl Cluster {
                 fsm.last_idx
             ));
         }
-        *s.host().disk.snapshot.borrow_mut() = Some((fsm.last_term, fsm.last_idx, fsm.encode()));
+        *s.host().pending_snapshot.borrow_mut() = Some((fsm.last_term, fsm.last_idx, fsm.encode()));
+        self.after_call(id, Ok(()));
+        if self.rng.chance(500) {
+            self.finish_snapshot(id);
+        }
+    }
+
+    /// End the snapshot in progress on `id`, if any; it becomes the node's
+    /// snapshot on disk.
+    pub fn finish_snapshot(&mut self, id: NodeId) {
+        let Some(s) = self.server(id) else { return };
+        let Some((term, idx, bytes)) = s.host().pending_snapshot.borrow_mut().take() else { return };
+        // The snapshot is durable before the server may start sending it
+        // (ending a snapshot as leader sends it to lagging followers).
+        let previous = s.host().disk.snapshot.replace(Some((term, idx, bytes.clone())));
         let r = snap::end_snapshot(&s);
-        if r.is_ok() {
+        if r.is_err() {
+            *s.host().disk.snapshot.borrow_mut() = previous;
+        } else {
+            self.shared.snapshots.borrow_mut().insert(idx, bytes);
             self.counts.snapshots += 1;
-            self.trace(format_args!("n{id} snapshot at {}", fsm.last_idx));
-            if s.snapshot_last_idx() != fsm.last_idx || s.snapshot_last_term() != fsm.last_term {
+            self.trace(format_args!("n{id} snapshot at {idx}"));
+            if s.snapshot_last_idx() != idx || s.snapshot_last_term() != term {
                 self.shared.violation(format!(
-                    "node {id}: snapshot metadata {}/{} differs from the state machine {}/{}",
+                    "node {id}: snapshot metadata {}/{} differs from the state machine {idx}/{term}",
                     s.snapshot_last_idx(),
                     s.snapshot_last_term(),
-                    fsm.last_idx,
-                    fsm.last_term
                 ));
             }
         }
@@ -410,7 +449,7 @@ impl Cluster {
         self.after_call(lid, r.map(|_| ()));
         if ok {
             let disk = Rc::new(Disk::new(BTreeMap::new()));
-            self.nodes.insert(id, SimNode { disk, server: None, retired: false, zombie: false, seen_commit: 0 });
+            self.nodes.insert(id, SimNode { disk, server: None, retired: false, seen_commit: 0 });
             self.start(id);
             self.counts.joins += 1;
             self.trace(format_args!("n{lid} adds n{id}"));
@@ -427,7 +466,7 @@ impl Cluster {
         if others.len() < 2 {
             return;
         }
-        if self.shared.keep_removed && (leader.num_voting_nodes() <= 2 || leader.nodes().iter().any(|n| !n.is_active())) {
+        if self.shared.workaround && (leader.num_voting_nodes() <= 2 || leader.nodes().iter().any(|n| !n.is_active())) {
             // BUG-SIM-1/2: a removal the core cannot commit (see schedule.rs).
             return;
         }

@@ -185,7 +185,13 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             if is_voting_cfg_change(&entry) && idx > self.commit_idx() {
                 self.voting_cfg_change_log_idx.set(idx);
             }
+            // Entries appended through `append_entry` already took effect:
+            // re-applying them must not mark them as no-ops.
+            let was_noop = self.noop_cfg_changes.borrow().contains(&idx);
             self.handle_append_cfg_change(&entry, idx);
+            if !was_noop {
+                self.noop_cfg_changes.borrow_mut().remove(&idx);
+            }
         }
         Ok(())
     }

@@ -113,6 +113,8 @@ struct THost {
     applied: RefCell<Vec<Index>>,
     persist_fails: Cell<bool>,
     apply_shutdown: Cell<bool>,
+    fetch_nothing: Cell<bool>,
+    backpressure: Cell<bool>,
     hook: RefCell<Option<Hook>>,
 }
 
@@ -167,6 +169,18 @@ impl Host<TEntry> for THost {
     }
     fn random(&self) -> u32 {
         7
+    }
+    fn backpressure(&self, _node: &Node) -> bool {
+        self.backpressure.get()
+    }
+    fn get_entries_to_send(
+        &self,
+        _n: &Node,
+        _idx: Index,
+        _max: Index,
+        _out: &mut Vec<TEntry>,
+    ) -> Option<Index> {
+        self.fetch_nothing.get().then_some(0)
     }
 }
 
@@ -704,4 +718,87 @@ fn rolled_back_removal_counts_the_node_again() {
     s.delete_entry_from_idx(2).unwrap();
     assert!(s.node(3).unwrap().is_active());
     assert_eq!(s.quorum_voters().len(), 3);
+}
+
+#[test]
+fn host_fetching_no_entries_does_not_spin() {
+    let s = leader(2);
+    s.host().fetch_nothing.set(true);
+    s.recv_entry(&ety(0, 1)).unwrap();
+    s.recv_entry(&ety(0, 2)).unwrap();
+    let n = s.node(2).unwrap();
+    n.set_next_idx(1);
+    s.send_appendentries(&n).unwrap();
+    let sent = s.host().sent_ae.borrow();
+    assert!(sent.last().unwrap().1.entries.is_empty());
+    assert_eq!(n.next_idx(), 1);
+}
+
+#[test]
+fn backpressure_skips_sending() {
+    let s = leader(2);
+    s.host().backpressure.set(true);
+    s.recv_entry(&ety(0, 1)).unwrap();
+    s.periodic_internal(500).unwrap();
+    assert!(s.host().sent_ae.borrow().is_empty());
+    s.host().backpressure.set(false);
+    s.periodic_internal(500).unwrap();
+    assert_eq!(s.host().sent_ae.borrow().len(), 1);
+}
+
+#[test]
+fn restore_log_rebuilds_configuration_without_faking_noops() {
+    let s = server(1);
+    s.append_entry(&cfg(log_type::ADD_NONVOTING_NODE, 2))
+        .unwrap();
+    s.append_entry(&cfg(log_type::ADD_NODE, 2)).unwrap();
+    s.restore_log().unwrap();
+    assert!(s.node(2).unwrap().is_voting());
+    assert!(s.voting_change_is_in_progress());
+    s.pop_entry().unwrap();
+    assert!(!s.node(2).unwrap().is_voting());
+}
+
+#[test]
+fn state_events_in_order() {
+    let s = server(3);
+    s.periodic_internal(3000).unwrap();
+    let g = RequestVoteResponse {
+        prevote: true,
+        request_term: 1,
+        term: 0,
+        vote_granted: true,
+    };
+    s.recv_requestvote_response(s.node(2).as_deref(), &g)
+        .unwrap();
+    let v = RequestVoteResponse {
+        prevote: false,
+        request_term: 1,
+        term: 1,
+        vote_granted: true,
+    };
+    s.recv_requestvote_response(s.node(2).as_deref(), &v)
+        .unwrap();
+    let states: Vec<String> = s
+        .host()
+        .events
+        .borrow()
+        .iter()
+        .filter(|e| e.starts_with("state:"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        states,
+        ["state:pre-candidate", "state:candidate", "state:leader"]
+    );
+    // The new term is persisted before the vote for ourselves.
+    let persists: Vec<String> = s
+        .host()
+        .events
+        .borrow()
+        .iter()
+        .filter(|e| e.starts_with("persist"))
+        .cloned()
+        .collect();
+    assert_eq!(persists, ["persist1,-1", "persist1,1"]);
 }
