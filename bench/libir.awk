@@ -15,6 +15,6 @@ function obname(s,    id, rest) {
     cost[cur] += $2; total += $2; next
 }
 END {
-    for (o in cost) printf "%d %s\n", cost[o], o
-    printf "TOTAL %d\n", total
+    for (o in cost) printf "%.0f %s\n", cost[o], o
+    printf "TOTAL %.0f\n", total
 }

@@ -19,8 +19,12 @@ pub struct Shared {
     pub trace: bool,
     /// Avoid schedules that hit BUG-SIM-1/2 (see `schedule::WORKAROUND_REMOVAL_LIVENESS`).
     pub workaround: bool,
+    /// Servers apply entries while a snapshot is being taken.
+    pub nonblocking_apply: bool,
     next_entry_id: Cell<EntryId>,
     pub violations: RefCell<Vec<String>>,
+    /// Every snapshot taken, by last index (to explain a corrupt transfer).
+    pub snapshots: RefCell<BTreeMap<Index, Vec<u8>>>,
     /// Snapshots received over the network and loaded.
     pub installs: Cell<u64>,
     /// Term → the one node that led it (election safety).
@@ -32,8 +36,8 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(trace: bool, workaround: bool) -> Shared {
-        Shared { trace, workaround, ..Shared::default() }
+    pub fn new(trace: bool, workaround: bool, nonblocking_apply: bool) -> Shared {
+        Shared { trace, workaround, nonblocking_apply, ..Shared::default() }
     }
 
     pub fn violation(&self, msg: String) {

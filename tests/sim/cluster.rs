@@ -63,9 +63,9 @@ pub struct Counts {
 
 impl Cluster {
     /// `n` voters whose logs start with the configuration entries that name them.
-    pub fn new(seed: u64, n: usize, faults: Faults, trace: bool, workaround: bool) -> Cluster {
+    pub fn new(seed: u64, n: usize, faults: Faults, trace: bool, workaround: bool, nonblocking_apply: bool) -> Cluster {
         let mut rng = Rng::new(seed);
-        let shared = Rc::new(Shared::new(trace, workaround));
+        let shared = Rc::new(Shared::new(trace, workaround, nonblocking_apply));
         let mut c = Cluster {
             shared,
             net: Network::new(faults),
@@ -125,18 +125,32 @@ impl Cluster {
         self.leaders().into_iter().max_by_key(|(_, s)| s.current_term())
     }
 
-    /// Boot (or reboot) node `id` from its disk: snapshot first, then the log
-    /// replayed entry by entry, then term and vote.
+    /// Boot (or reboot) node `id` from its disk in the documented order:
+    /// the snapshot (and the configuration it holds), then the log, then term
+    /// and vote. The log is either replayed entry by entry through
+    /// `append_entry`, or handed over pre-loaded and `restore_log` rebuilds
+    /// the configuration from it (both are ways real users restart).
     pub fn start(&mut self, id: NodeId) {
         let node = self.nodes.get_mut(&id).expect("known node");
         let disk = node.disk.clone();
         let old = disk.log.borrow().clone();
-        let log = SimLog::default();
         let snapshot = disk.snapshot.borrow().clone();
+        let preload = self.rng.chance(500);
         let mut fsm = Fsm::new(disk.bootstrap.clone());
+        let log = SimLog::default();
+        let (old_base, old_base_term) = old.base();
+        let mut replay = old.entries_from(old_base + 1);
         if let Some((term, idx, bytes)) = &snapshot {
             fsm = Fsm::decode(bytes).expect("own snapshot decodes");
             log.reset(idx + 1, *term);
+            replay.retain(|(i, _)| *i > *idx);
+        } else if preload {
+            log.reset(old_base + 1, old_base_term);
+        }
+        if preload {
+            for (_, e) in &replay {
+                log.append(e).expect("append");
+            }
         }
         let host = SimHost::new(id, self.shared.clone(), disk.clone(), fsm.clone(), self.rng.fork());
         let server = Rc::new(Server::new(log.clone(), host));
@@ -144,6 +158,7 @@ impl Cluster {
         let mut cfg = server.config();
         cfg.election_timeout = ELECTION_TIMEOUT;
         cfg.request_timeout = REQUEST_TIMEOUT;
+        cfg.nonblocking_apply = self.shared.nonblocking_apply;
         server.set_config(cfg);
 
         // The configuration before the log: the snapshot's, else the bootstrap one.
@@ -163,17 +178,26 @@ impl Cluster {
                 self.shared.violation(format!("node {id}: restore_snapshot({term}, {idx}) failed: {e:?}"));
             }
         }
+        if preload {
+            if let Err(e) = server.restore_log() {
+                self.shared.violation(format!("node {id}: restore_log failed: {e:?}"));
+            }
+        } else {
+            for (idx, e) in &replay {
+                if let Err(err) = server.append_entry(e) {
+                    self.shared.violation(format!("node {id}: replaying idx {idx} failed: {err:?}"));
+                }
+            }
+        }
+        if server.current_idx() != old.current_idx().max(snapshot.as_ref().map_or(0, |s| s.1)) {
+            self.shared.violation(format!(
+                "node {id}: restarted with last idx {} instead of {}",
+                server.current_idx(),
+                old.current_idx()
+            ));
+        }
         if let Err(e) = server.restore_metadata(disk.term.get(), disk.vote.get()) {
             self.shared.violation(format!("node {id}: restore_metadata failed: {e:?}"));
-        }
-        let (base, _) = old.base();
-        for (idx, e) in old.entries_from(base + 1) {
-            if idx <= server.current_idx() {
-                continue;
-            }
-            if let Err(err) = server.append_entry(&e) {
-                self.shared.violation(format!("node {id}: replaying idx {idx} failed: {err:?}"));
-            }
         }
         server.randomize_election_timeout();
         *disk.log.borrow_mut() = log;
@@ -347,9 +371,20 @@ impl Cluster {
         out
     }
 
-    /// Take a snapshot on node `id` and compact its log.
+    /// Take a snapshot on node `id`: begin it, capture the state machine, and
+    /// end it now or leave it in progress until the next call (or cancel it).
     pub fn compact(&mut self, id: NodeId) {
         let Some(s) = self.server(id) else { return };
+        if s.host().pending_snapshot.borrow().is_some() {
+            if self.rng.chance(100) {
+                s.host().pending_snapshot.borrow_mut().take();
+                let r = s.cancel_snapshot();
+                self.after_call(id, r);
+            } else {
+                self.finish_snapshot(id);
+            }
+            return;
+        }
         if snap::num_snapshottable_logs(&s) == 0 {
             return;
         }
@@ -366,18 +401,33 @@ impl Cluster {
                 fsm.last_idx
             ));
         }
-        *s.host().disk.snapshot.borrow_mut() = Some((fsm.last_term, fsm.last_idx, fsm.encode()));
+        *s.host().pending_snapshot.borrow_mut() = Some((fsm.last_term, fsm.last_idx, fsm.encode()));
+        self.after_call(id, Ok(()));
+        if self.rng.chance(500) {
+            self.finish_snapshot(id);
+        }
+    }
+
+    /// End the snapshot in progress on `id`, if any; it becomes the node's
+    /// snapshot on disk.
+    pub fn finish_snapshot(&mut self, id: NodeId) {
+        let Some(s) = self.server(id) else { return };
+        let Some((term, idx, bytes)) = s.host().pending_snapshot.borrow_mut().take() else { return };
+        // The snapshot is durable before the server may start sending it
+        // (ending a snapshot as leader sends it to lagging followers).
+        let previous = s.host().disk.snapshot.replace(Some((term, idx, bytes.clone())));
         let r = snap::end_snapshot(&s);
-        if r.is_ok() {
+        if r.is_err() {
+            *s.host().disk.snapshot.borrow_mut() = previous;
+        } else {
+            self.shared.snapshots.borrow_mut().insert(idx, bytes);
             self.counts.snapshots += 1;
-            self.trace(format_args!("n{id} snapshot at {}", fsm.last_idx));
-            if s.snapshot_last_idx() != fsm.last_idx || s.snapshot_last_term() != fsm.last_term {
+            self.trace(format_args!("n{id} snapshot at {idx}"));
+            if s.snapshot_last_idx() != idx || s.snapshot_last_term() != term {
                 self.shared.violation(format!(
-                    "node {id}: snapshot metadata {}/{} differs from the state machine {}/{}",
+                    "node {id}: snapshot metadata {}/{} differs from the state machine {idx}/{term}",
                     s.snapshot_last_idx(),
                     s.snapshot_last_term(),
-                    fsm.last_idx,
-                    fsm.last_term
                 ));
             }
         }

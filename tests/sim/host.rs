@@ -54,6 +54,8 @@ pub struct SimHost {
     recv: RefCell<(Index, Vec<u8>)>,
     /// Set once the node applied its own removal.
     pub removed: Cell<bool>,
+    /// A snapshot begun but not ended: (last term, last index, encoded state).
+    pub pending_snapshot: RefCell<Option<(Term, Index, Vec<u8>)>>,
 }
 
 /// Largest snapshot chunk the host hands out.
@@ -71,6 +73,7 @@ impl SimHost {
             rng: RefCell::new(rng),
             recv: RefCell::new((0, Vec::new())),
             removed: Cell::new(false),
+            pending_snapshot: RefCell::new(None),
         }
     }
 
@@ -101,7 +104,16 @@ impl SimHost {
             recv.1.clone()
         };
         let Some(fsm) = Fsm::decode(&bytes) else {
-            self.shared.violation(format!("node {}: snapshot {idx} assembled from chunks is corrupt", self.id));
+            let original = self.shared.snapshots.borrow().get(&idx).cloned().unwrap_or_default();
+            let diff = bytes.iter().zip(&original).position(|(a, b)| a != b);
+            self.shared.violation(format!(
+                "node {}: snapshot {idx} assembled from chunks is corrupt ({} bytes, original {}, first difference at {diff:?}: {:?} vs {:?})",
+                self.id,
+                bytes.len(),
+                original.len(),
+                &bytes[..bytes.len().min(12)],
+                &original[..original.len().min(12)]
+            ));
             return Err(Error::Callback(-1));
         };
         if fsm.last_idx != idx || fsm.last_term != term {
@@ -112,6 +124,10 @@ impl SimHost {
             return Err(Error::Callback(-1));
         }
         let Some(server) = self.server() else { return Err(Error::Shutdown) };
+        // A snapshot of our own in progress is superseded by the received one.
+        if self.pending_snapshot.borrow_mut().take().is_some() {
+            server.cancel_snapshot()?;
+        }
         match snap::begin_load_snapshot(&server, term, idx) {
             Ok(()) => {}
             Err(Error::SnapshotAlreadyLoaded) => return Ok(()),
@@ -206,6 +222,7 @@ impl Host<SimEntry> for SimHost {
     }
 
     fn store_snapshot_chunk(&self, snapshot_index: Index, offset: Size, chunk: &SnapshotChunk) -> Result<()> {
+        self.trace(format_args!("store chunk of {snapshot_index} at {offset} len {}", chunk.data.len()));
         let mut recv = self.recv.borrow_mut();
         if recv.0 != snapshot_index || offset == 0 {
             *recv = (snapshot_index, Vec::new());
@@ -221,6 +238,7 @@ impl Host<SimEntry> for SimHost {
     }
 
     fn clear_snapshot(&self) -> Result<()> {
+        self.trace(format_args!("clear snapshot"));
         *self.recv.borrow_mut() = (0, Vec::new());
         Ok(())
     }

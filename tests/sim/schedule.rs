@@ -28,6 +28,7 @@ pub struct Profile {
     pub transfer_rate: u64,
     pub cycles: u32,
     pub chaos_ms: u64,
+    pub nonblocking_apply: bool,
 }
 
 impl Profile {
@@ -53,6 +54,7 @@ impl Profile {
             transfer_rate: r.range(0, 1),
             cycles: r.range(1, 3) as u32,
             chaos_ms: r.range(1000, 3000),
+            nonblocking_apply: r.chance(300),
         }
     }
 }
@@ -232,6 +234,9 @@ fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<Healed, String> {
     for id in down {
         c.restart(id);
     }
+    for id in c.up_ids() {
+        c.finish_snapshot(id);
+    }
     let deadline = c.now() + PROGRESS_BOUND_MS;
     let mut target: Option<(Index, EntryKey)> = None;
     while c.now() < deadline {
@@ -277,7 +282,7 @@ pub fn run_seed(seed: u64, trace: bool) -> Result<String, String> {
     if trace {
         eprintln!("seed {seed}: {p:?}");
     }
-    let mut c = Cluster::new(seed, p.nodes, p.faults, trace, workaround);
+    let mut c = Cluster::new(seed, p.nodes, p.faults, trace, workaround, p.nonblocking_apply);
     check(&c, seed)?;
     let mut excused = "";
     for _ in 0..p.cycles {
