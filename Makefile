@@ -33,7 +33,7 @@ CT_SUPPORT := $(filter-out ctests/test_%.c,$(wildcard ctests/*.c))
 CT_SO := $(patsubst ctests/%.c,$(BUILD)/ctests/so/%,$(CTESTS))
 CT_A := $(patsubst ctests/%.c,$(BUILD)/ctests/a/%,$(CTESTS))
 
-.PHONY: all lib header-check header test cargo-test check-abi ctests valgrind demo bench install clean
+.PHONY: all lib header-check header test cargo-test check-abi ctests valgrind demo bench bench-smoke install clean
 
 all: lib header-check
 
@@ -57,7 +57,7 @@ header:
 # Every stage runs even if an earlier one fails; the exit status is non-zero if any failed.
 test:
 	@failed=""; \
-	for stage in all cargo-test check-abi ctests valgrind; do \
+	for stage in all cargo-test check-abi ctests valgrind bench-smoke; do \
 	  echo "==== make $$stage"; $(MAKE) --no-print-directory $$stage || failed="$$failed $$stage"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED stages:$$failed"; else echo "make test: all stages passed"; fi; \
@@ -111,6 +111,10 @@ demo: all
 
 bench: all
 	$(MAKE) -C bench
+
+# One tiny verifying pass of the benchmark (not a timing run).
+bench-smoke: all
+	$(MAKE) -C bench smoke
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig

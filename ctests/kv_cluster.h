@@ -62,6 +62,8 @@ typedef struct kv_node {
     raft_node_id_t last_added, last_removed;
     raft_size_t last_store_offset;
     int store_out_of_order;
+    raft_size_t watch_offset;    /* counts chunks served from this offset */
+    int n_watch_offset;
 } kv_node_t;
 
 typedef enum { KV_RV, KV_RV_RESP, KV_AE, KV_AE_RESP, KV_SNAP, KV_SNAP_RESP } kv_msg_type_t;
@@ -88,6 +90,8 @@ typedef struct kv_cluster {
     int max_in_flight;
     raft_entry_id_t next_id;
     int shutdowns;       /* RAFT_ERR_SHUTDOWN returned by a recv_* call */
+    int drop_chunk_armed; /* lose the next snapshot chunk at drop_chunk_offset */
+    raft_size_t drop_chunk_offset;
 } kv_cluster_t;
 
 /* ------------------------------------------------------------------ table */
@@ -230,7 +234,11 @@ static inline int kv_reachable(kv_cluster_t *c, int a, int b)
  * receiver does not know are dropped, as a real transport would. */
 static inline void kv_deliver(kv_cluster_t *c, kv_msg_t *m)
 {
-    if (!kv_reachable(c, m->from, m->to)) {
+    int lost = m->type == KV_SNAP && c->drop_chunk_armed &&
+               m->u.snap.chunk.offset == c->drop_chunk_offset;
+    if (lost)
+        c->drop_chunk_armed = 0;
+    if (lost || !kv_reachable(c, m->from, m->to)) {
         kv_free_msg(c, m);
         return;
     }
@@ -503,6 +511,7 @@ static inline int kv_get_snapshot_chunk(raft_server_t *r, void *ud, raft_node_t 
     if (!me->snap || offset > me->snap_len)
         return -1;
     size_t left = me->snap_len - (size_t)offset;
+    me->n_watch_offset += offset == me->watch_offset;
     chunk->data = me->snap + offset;
     chunk->len = left < me->c->chunk_size ? left : me->c->chunk_size;
     chunk->last_chunk = chunk->len == left;

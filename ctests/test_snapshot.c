@@ -434,6 +434,27 @@ out:
     kv_destroy(&cl);
 }
 
+static void test_lost_chunk_resumes_from_follower_offset(void)
+{
+    kv_node_t *l = leave_behind(3);
+    CHECK(l != NULL);
+    if (!l)
+        goto out;
+    kv_node_t *f = &cl.nodes[3];
+    cl.chunk_size = 16;
+    cl.drop_chunk_armed = 1;   /* the second chunk is lost on the way */
+    cl.drop_chunk_offset = 16;
+    l->watch_offset = 16;
+    CHECK(kv_run_until(&cl, kv_converged, NULL, 20000));
+    CHECK_EQ(0, cl.drop_chunk_armed);
+    CHECK(l->n_watch_offset >= 2);   /* that chunk was served again */
+    CHECK_EQ(0, f->store_out_of_order);   /* out-of-order chunks never reach the store */
+    CHECK_EQ(1, f->n_load_ok);
+    CHECK(kv_tables_equal(&l->table, &f->table));
+out:
+    kv_destroy(&cl);
+}
+
 int main(void)
 {
     RUN(test_begin_end_compacts_the_log);
@@ -449,6 +470,7 @@ int main(void)
     RUN(test_load_failure_is_retried);
     RUN(test_newer_snapshot_replaces_partial_transfer);
     RUN(test_chunk_errors_are_retried);
+    RUN(test_lost_chunk_resumes_from_follower_offset);
     RUN(test_voting_change_waits_for_snapshot);
     return harness_finish("test_snapshot");
 }

@@ -6,16 +6,12 @@
 
 #include <stddef.h>
 #include "raft_types.h"
+typedef struct raft_server_t raft_server_t;
 
 /**
  * One member of the cluster (possibly the local server itself).
  */
 typedef struct raft_node raft_node;
-
-/**
- * The server handle C code holds (opaque to C).
- */
-typedef struct raft_server_t raft_server_t;
 
 /**
  * The C name of a cluster member: a `raft_node_t *` points at a [`core::Node`].
@@ -68,7 +64,7 @@ typedef struct raft_requestvote_req_t {
   raft_term_t last_log_term;
 } raft_requestvote_req_t;
 
-typedef int (*raft_send_requestvote_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_requestvote_req_t *msg);
+typedef int (*raft_send_requestvote_f)(raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_requestvote_req_t *msg);
 
 typedef struct raft_entry_t raft_entry_req_t;
 
@@ -83,7 +79,7 @@ typedef struct raft_appendentries_req_t {
   raft_entry_req_t **entries;
 } raft_appendentries_req_t;
 
-typedef int (*raft_send_appendentries_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_appendentries_req_t *msg);
+typedef int (*raft_send_appendentries_f)(raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_appendentries_req_t *msg);
 
 typedef struct raft_snapshot_chunk_t {
   raft_size_t offset;
@@ -101,45 +97,45 @@ typedef struct raft_snapshot_req_t {
   struct raft_snapshot_chunk_t chunk;
 } raft_snapshot_req_t;
 
-typedef int (*raft_send_snapshot_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_snapshot_req_t *msg);
+typedef int (*raft_send_snapshot_f)(raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_snapshot_req_t *msg);
 
-typedef int (*raft_load_snapshot_f)(struct raft_server_t *raft, void *user_data, raft_term_t snapshot_term, raft_index_t snapshot_index);
+typedef int (*raft_load_snapshot_f)(raft_server_t *raft, void *user_data, raft_term_t snapshot_term, raft_index_t snapshot_index);
 
-typedef int (*raft_get_snapshot_chunk_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, raft_size_t offset, struct raft_snapshot_chunk_t *chunk);
+typedef int (*raft_get_snapshot_chunk_f)(raft_server_t *raft, void *user_data, raft_node_t *node, raft_size_t offset, struct raft_snapshot_chunk_t *chunk);
 
-typedef int (*raft_store_snapshot_chunk_f)(struct raft_server_t *raft, void *user_data, raft_index_t snapshot_index, raft_size_t offset, struct raft_snapshot_chunk_t *chunk);
+typedef int (*raft_store_snapshot_chunk_f)(raft_server_t *raft, void *user_data, raft_index_t snapshot_index, raft_size_t offset, struct raft_snapshot_chunk_t *chunk);
 
-typedef int (*raft_clear_snapshot_f)(struct raft_server_t *raft, void *user_data);
+typedef int (*raft_clear_snapshot_f)(raft_server_t *raft, void *user_data);
 
-typedef int (*raft_logentry_event_f)(struct raft_server_t *raft, void *user_data, struct raft_entry_t *entry, raft_index_t entry_idx);
+typedef int (*raft_logentry_event_f)(raft_server_t *raft, void *user_data, struct raft_entry_t *entry, raft_index_t entry_idx);
 
-typedef int (*raft_persist_metadata_f)(struct raft_server_t *raft, void *user_data, raft_term_t term, raft_node_id_t vote);
+typedef int (*raft_persist_metadata_f)(raft_server_t *raft, void *user_data, raft_term_t term, raft_node_id_t vote);
 
-typedef raft_node_id_t (*raft_get_node_id_f)(struct raft_server_t *raft, void *user_data, struct raft_entry_t *entry, raft_index_t entry_idx);
+typedef raft_node_id_t (*raft_get_node_id_f)(raft_server_t *raft, void *user_data, struct raft_entry_t *entry, raft_index_t entry_idx);
 
-typedef int (*raft_node_has_sufficient_logs_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node);
+typedef int (*raft_node_has_sufficient_logs_f)(raft_server_t *raft, void *user_data, raft_node_t *node);
 
 typedef int raft_membership_e;
 
-typedef void (*raft_membership_event_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_entry_t *entry, raft_membership_e event);
+typedef void (*raft_membership_event_f)(raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_entry_t *entry, raft_membership_e event);
 
 typedef int raft_state_e;
 
-typedef void (*raft_state_event_f)(struct raft_server_t *raft, void *user_data, raft_state_e state);
+typedef void (*raft_state_event_f)(raft_server_t *raft, void *user_data, raft_state_e state);
 
 typedef int raft_leader_transfer_e;
 
-typedef void (*raft_transfer_event_f)(struct raft_server_t *raft, void *user_data, raft_leader_transfer_e result);
+typedef void (*raft_transfer_event_f)(raft_server_t *raft, void *user_data, raft_leader_transfer_e result);
 
-typedef void (*raft_log_f)(struct raft_server_t *raft, raft_node_id_t node_id, void *user_data, const char *buf);
+typedef void (*raft_log_f)(raft_server_t *raft, raft_node_id_t node_id, void *user_data, const char *buf);
 
-typedef int (*raft_send_timeoutnow_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node);
+typedef int (*raft_send_timeoutnow_f)(raft_server_t *raft, void *user_data, raft_node_t *node);
 
-typedef int (*raft_backpressure_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node);
+typedef int (*raft_backpressure_f)(raft_server_t *raft, void *user_data, raft_node_t *node);
 
-typedef raft_index_t (*raft_get_entries_to_send_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, raft_index_t idx, raft_index_t entries_n, struct raft_entry_t **entries);
+typedef raft_index_t (*raft_get_entries_to_send_f)(raft_server_t *raft, void *user_data, raft_node_t *node, raft_index_t idx, raft_index_t entries_n, struct raft_entry_t **entries);
 
-typedef raft_time_t (*raft_timestamp_f)(struct raft_server_t *raft, void *user_data);
+typedef raft_time_t (*raft_timestamp_f)(raft_server_t *raft, void *user_data);
 
 /**
  * The callbacks a server makes into the application.
@@ -293,87 +289,87 @@ extern const struct raft_log_impl_t raft_log_internal_impl;
 /**
  * Forget term, vote, nodes and log.
  */
-void raft_clear(struct raft_server_t *me);
+void raft_clear(raft_server_t *me);
 
-int raft_periodic(struct raft_server_t *me);
+int raft_periodic(raft_server_t *me);
 
-raft_node_id_t raft_get_nodeid(struct raft_server_t *me);
+raft_node_id_t raft_get_nodeid(raft_server_t *me);
 
-raft_node_t *raft_get_my_node(struct raft_server_t *me);
+raft_node_t *raft_get_my_node(raft_server_t *me);
 
-int raft_get_num_nodes(struct raft_server_t *me);
+int raft_get_num_nodes(raft_server_t *me);
 
-int raft_get_num_voting_nodes(struct raft_server_t *me);
+int raft_get_num_voting_nodes(raft_server_t *me);
 
-raft_index_t raft_get_log_count(struct raft_server_t *me);
+raft_index_t raft_get_log_count(raft_server_t *me);
 
-raft_term_t raft_get_current_term(struct raft_server_t *me);
+raft_term_t raft_get_current_term(raft_server_t *me);
 
-raft_index_t raft_get_current_idx(struct raft_server_t *me);
+raft_index_t raft_get_current_idx(raft_server_t *me);
 
-raft_index_t raft_get_commit_idx(struct raft_server_t *me);
+raft_index_t raft_get_commit_idx(raft_server_t *me);
 
-int raft_is_follower(struct raft_server_t *me);
+int raft_is_follower(raft_server_t *me);
 
-int raft_is_leader(struct raft_server_t *me);
+int raft_is_leader(raft_server_t *me);
 
-int raft_is_precandidate(struct raft_server_t *me);
+int raft_is_precandidate(raft_server_t *me);
 
-int raft_is_candidate(struct raft_server_t *me);
+int raft_is_candidate(raft_server_t *me);
 
-raft_time_t raft_get_timeout_elapsed(struct raft_server_t *me);
+raft_time_t raft_get_timeout_elapsed(raft_server_t *me);
 
-raft_index_t raft_get_last_applied_idx(struct raft_server_t *me);
+raft_index_t raft_get_last_applied_idx(raft_server_t *me);
 
-int raft_get_nvotes_for_me(struct raft_server_t *me);
+int raft_get_nvotes_for_me(raft_server_t *me);
 
-raft_node_id_t raft_get_voted_for(struct raft_server_t *me);
+raft_node_id_t raft_get_voted_for(raft_server_t *me);
 
-raft_node_id_t raft_get_leader_id(struct raft_server_t *me);
+raft_node_id_t raft_get_leader_id(raft_server_t *me);
 
-raft_node_t *raft_get_leader_node(struct raft_server_t *me);
+raft_node_t *raft_get_leader_node(raft_server_t *me);
 
-int raft_pop_entry(struct raft_server_t *me);
+int raft_pop_entry(raft_server_t *me);
 
-int raft_get_state(struct raft_server_t *me);
+int raft_get_state(raft_server_t *me);
 
-raft_term_t raft_get_last_log_term(struct raft_server_t *me);
+raft_term_t raft_get_last_log_term(raft_server_t *me);
 
-int raft_apply_all(struct raft_server_t *me);
+int raft_apply_all(raft_server_t *me);
 
-int raft_become_leader(struct raft_server_t *me);
+int raft_become_leader(raft_server_t *me);
 
-void raft_become_follower(struct raft_server_t *me);
+void raft_become_follower(raft_server_t *me);
 
 /**
  * A held reference the caller releases; NULL when nothing was applied.
  */
-struct raft_entry_t *raft_get_last_applied_entry(struct raft_server_t *me);
+struct raft_entry_t *raft_get_last_applied_entry(raft_server_t *me);
 
-raft_index_t raft_get_first_entry_idx(struct raft_server_t *me);
+raft_index_t raft_get_first_entry_idx(raft_server_t *me);
 
-int raft_voting_change_is_in_progress(struct raft_server_t *me);
+int raft_voting_change_is_in_progress(raft_server_t *me);
 
 /**
  * The log handle its `init` returned.
  */
-void *raft_get_log(struct raft_server_t *me);
+void *raft_get_log(raft_server_t *me);
 
-raft_node_id_t raft_get_transfer_leader(struct raft_server_t *me);
+raft_node_id_t raft_get_transfer_leader(raft_server_t *me);
 
-int raft_timeout_now(struct raft_server_t *me);
+int raft_timeout_now(raft_server_t *me);
 
 /**
  * With auto-flush off: the index to make durable before `raft_flush`, or 0.
  */
-raft_index_t raft_get_index_to_sync(struct raft_server_t *me);
+raft_index_t raft_get_index_to_sync(raft_server_t *me);
 
-int raft_pending_operations(struct raft_server_t *me);
+int raft_pending_operations(raft_server_t *me);
 
 /**
  * Rebuild the configuration from the loaded log at restart.
  */
-int raft_restore_log(struct raft_server_t *me);
+int raft_restore_log(raft_server_t *me);
 
 /**
  * Allocate an entry with `data_len` zeroed payload bytes and one reference.
@@ -553,7 +549,7 @@ void raft_node_set_addition_committed(raft_node_t *me, int committed);
 /**
  * A new server over the built-in in-memory log.
  */
-struct raft_server_t *raft_new(void);
+raft_server_t *raft_new(void);
 
 /**
  * A new server over `log_impl`, whose `init(server, log_arg)` creates the
@@ -562,7 +558,7 @@ struct raft_server_t *raft_new(void);
  * # Safety
  * `log_impl` must be NULL or a valid vtable accepting `log_arg`.
  */
-struct raft_server_t *raft_new_with_log(const struct raft_log_impl_t *log_impl, void *log_arg);
+raft_server_t *raft_new_with_log(const struct raft_log_impl_t *log_impl, void *log_arg);
 
 /**
  * Free the server, its nodes and its log. Queued reads are answered with
@@ -571,7 +567,7 @@ struct raft_server_t *raft_new_with_log(const struct raft_log_impl_t *log_impl, 
  * # Safety
  * `me` must be NULL or a server from `raft_new*`, not used afterwards.
  */
-void raft_destroy(struct raft_server_t *me);
+void raft_destroy(raft_server_t *me);
 
 /**
  * The user data given to `raft_set_callbacks`; NULL for NULL or a non-server pointer.
@@ -580,7 +576,7 @@ void raft_destroy(struct raft_server_t *me);
  * `me` must be NULL or a pointer previously returned by `raft_new*`, or at least
  * point to 8 readable bytes.
  */
-void *raft_get_udata(struct raft_server_t *me);
+void *raft_get_udata(raft_server_t *me);
 
 /**
  * Install the callbacks (copied) and the user data passed to them.
@@ -588,7 +584,7 @@ void *raft_get_udata(struct raft_server_t *me);
  * # Safety
  * `me` must be NULL or a server; `funcs` NULL or a valid `raft_cbs_t`.
  */
-void raft_set_callbacks(struct raft_server_t *me, struct raft_cbs_t *funcs, void *user_data);
+void raft_set_callbacks(raft_server_t *me, struct raft_cbs_t *funcs, void *user_data);
 
 /**
  * The role's name.
@@ -596,25 +592,25 @@ void raft_set_callbacks(struct raft_server_t *me, struct raft_cbs_t *funcs, void
  * # Safety
  * `me` must be NULL or a server.
  */
-const char *raft_get_state_str(struct raft_server_t *me);
+const char *raft_get_state_str(raft_server_t *me);
 
 /**
  * # Safety
  * `me` must be NULL or a server.
  */
-int raft_restore_metadata(struct raft_server_t *me, raft_term_t term, raft_node_id_t vote);
+int raft_restore_metadata(raft_server_t *me, raft_term_t term, raft_node_id_t vote);
 
 /**
  * # Safety
  * `me` must be NULL or a server.
  */
-raft_node_t *raft_add_node(struct raft_server_t *me, void *user_data, raft_node_id_t id, int is_self);
+raft_node_t *raft_add_node(raft_server_t *me, void *user_data, raft_node_id_t id, int is_self);
 
 /**
  * # Safety
  * `me` must be NULL or a server.
  */
-raft_node_t *raft_add_non_voting_node(struct raft_server_t *me, void *udata, raft_node_id_t id, int is_self);
+raft_node_t *raft_add_non_voting_node(raft_server_t *me, void *udata, raft_node_id_t id, int is_self);
 
 /**
  * Remove and free `node`; a node not in this server is ignored.
@@ -622,13 +618,13 @@ raft_node_t *raft_add_non_voting_node(struct raft_server_t *me, void *udata, raf
  * # Safety
  * `me` must be NULL or a server.
  */
-void raft_remove_node(struct raft_server_t *me, raft_node_t *node);
+void raft_remove_node(raft_server_t *me, raft_node_t *node);
 
 /**
  * # Safety
  * `me` must be NULL or a server; `req` and `resp` NULL or valid.
  */
-int raft_recv_appendentries(struct raft_server_t *me, raft_node_t *_node, struct raft_appendentries_req_t *req, struct raft_appendentries_resp_t *resp);
+int raft_recv_appendentries(raft_server_t *me, raft_node_t *_node, struct raft_appendentries_req_t *req, struct raft_appendentries_resp_t *resp);
 
 /**
  * Responses from nodes that are not (or no longer) in the configuration are ignored.
@@ -636,19 +632,19 @@ int raft_recv_appendentries(struct raft_server_t *me, raft_node_t *_node, struct
  * # Safety
  * `me` must be NULL or a server; `resp` NULL or valid.
  */
-int raft_recv_appendentries_response(struct raft_server_t *me, raft_node_t *node, struct raft_appendentries_resp_t *resp);
+int raft_recv_appendentries_response(raft_server_t *me, raft_node_t *node, struct raft_appendentries_resp_t *resp);
 
 /**
  * # Safety
  * `me` must be NULL or a server; `req` and `resp` NULL or valid.
  */
-int raft_recv_requestvote(struct raft_server_t *me, raft_node_t *_node, struct raft_requestvote_req_t *req, struct raft_requestvote_resp_t *resp);
+int raft_recv_requestvote(raft_server_t *me, raft_node_t *_node, struct raft_requestvote_req_t *req, struct raft_requestvote_resp_t *resp);
 
 /**
  * # Safety
  * `me` must be NULL or a server; `resp` NULL or valid.
  */
-int raft_recv_requestvote_response(struct raft_server_t *me, raft_node_t *node, struct raft_requestvote_resp_t *resp);
+int raft_recv_requestvote_response(raft_server_t *me, raft_node_t *node, struct raft_requestvote_resp_t *resp);
 
 /**
  * Submit an entry (leader only). Its term is set to the current term; the
@@ -657,7 +653,7 @@ int raft_recv_requestvote_response(struct raft_server_t *me, raft_node_t *node, 
  * # Safety
  * `me` must be NULL or a server; `req` NULL or a live entry; `resp` NULL or valid.
  */
-int raft_recv_entry(struct raft_server_t *me, raft_entry_req_t *req, struct raft_entry_resp_t *resp);
+int raft_recv_entry(raft_server_t *me, raft_entry_req_t *req, struct raft_entry_resp_t *resp);
 
 /**
  * A held reference to the entry at `idx` (the caller releases it), or NULL.
@@ -665,7 +661,7 @@ int raft_recv_entry(struct raft_server_t *me, raft_entry_req_t *req, struct raft
  * # Safety
  * `me` must be NULL or a server.
  */
-struct raft_entry_t *raft_get_entry_from_idx(struct raft_server_t *me, raft_index_t idx);
+struct raft_entry_t *raft_get_entry_from_idx(raft_server_t *me, raft_index_t idx);
 
 /**
  * The entries from `idx` on, as an array from `raft_malloc` of held
@@ -675,13 +671,13 @@ struct raft_entry_t *raft_get_entry_from_idx(struct raft_server_t *me, raft_inde
  * # Safety
  * `me` must be NULL or a server; `n_etys` NULL or valid.
  */
-struct raft_entry_t **raft_get_entries_from_idx(struct raft_server_t *me, raft_index_t idx, raft_index_t *n_etys);
+struct raft_entry_t **raft_get_entries_from_idx(raft_server_t *me, raft_index_t idx, raft_index_t *n_etys);
 
 /**
  * # Safety
  * `me` must be NULL or a server.
  */
-raft_node_t *raft_get_node(struct raft_server_t *me, raft_node_id_t id);
+raft_node_t *raft_get_node(raft_server_t *me, raft_node_id_t id);
 
 /**
  * The node at position `idx` (insertion order); NULL when out of range.
@@ -689,25 +685,25 @@ raft_node_t *raft_get_node(struct raft_server_t *me, raft_node_id_t id);
  * # Safety
  * `me` must be NULL or a server.
  */
-raft_node_t *raft_get_node_from_idx(struct raft_server_t *me, raft_index_t idx);
+raft_node_t *raft_get_node_from_idx(raft_server_t *me, raft_index_t idx);
 
 /**
  * # Safety
  * `me` must be NULL or a server.
  */
-int raft_vote(struct raft_server_t *me, raft_node_t *node);
+int raft_vote(raft_server_t *me, raft_node_t *node);
 
 /**
  * # Safety
  * `me` must be NULL or a server.
  */
-int raft_vote_for_nodeid(struct raft_server_t *me, raft_node_id_t nodeid);
+int raft_vote_for_nodeid(raft_server_t *me, raft_node_id_t nodeid);
 
 /**
  * # Safety
  * `me` must be NULL or a server.
  */
-int raft_set_current_term(struct raft_server_t *me, raft_term_t term);
+int raft_set_current_term(raft_server_t *me, raft_term_t term);
 
 /**
  * Set the commit index (never past the last entry, never backwards).
@@ -715,7 +711,7 @@ int raft_set_current_term(struct raft_server_t *me, raft_term_t term);
  * # Safety
  * `me` must be NULL or a server.
  */
-void raft_set_commit_idx(struct raft_server_t *me, raft_index_t commit_idx);
+void raft_set_commit_idx(raft_server_t *me, raft_index_t commit_idx);
 
 /**
  * Append an entry as is (reloading a log at restart); the log holds its own reference.
@@ -723,7 +719,7 @@ void raft_set_commit_idx(struct raft_server_t *me, raft_index_t commit_idx);
  * # Safety
  * `me` must be NULL or a server; `ety` NULL or a live entry.
  */
-int raft_append_entry(struct raft_server_t *me, struct raft_entry_t *ety);
+int raft_append_entry(raft_server_t *me, struct raft_entry_t *ety);
 
 /**
  * 1 committed, 0 not yet (or unknown), -1 overwritten by another leader.
@@ -731,13 +727,13 @@ int raft_append_entry(struct raft_server_t *me, struct raft_entry_t *ety);
  * # Safety
  * `me` must be NULL or a server; `r` NULL or valid.
  */
-int raft_msg_entry_response_committed(struct raft_server_t *me, const struct raft_entry_resp_t *r);
+int raft_msg_entry_response_committed(raft_server_t *me, const struct raft_entry_resp_t *r);
 
 /**
  * # Safety
  * `me` must be NULL or a server; `ety` NULL or a live entry.
  */
-void raft_handle_append_cfg_change(struct raft_server_t *me, struct raft_entry_t *ety, raft_index_t idx);
+void raft_handle_append_cfg_change(raft_server_t *me, struct raft_entry_t *ety, raft_index_t idx);
 
 /**
  * Queue a linearizable read; `cb(cb_arg, 1)` once safe, `cb(cb_arg, 0)` if
@@ -746,19 +742,19 @@ void raft_handle_append_cfg_change(struct raft_server_t *me, struct raft_entry_t
  * # Safety
  * `me` must be NULL or a server; `cb` must accept `cb_arg` until it is called.
  */
-int raft_recv_read_request(struct raft_server_t *me, raft_read_request_callback_f cb, void *cb_arg);
+int raft_recv_read_request(raft_server_t *me, raft_read_request_callback_f cb, void *cb_arg);
 
 /**
  * # Safety
  * `me` must be NULL or a server.
  */
-int raft_transfer_leader(struct raft_server_t *me, raft_node_id_t node_id, long timeout);
+int raft_transfer_leader(raft_server_t *me, raft_node_id_t node_id, long timeout);
 
 /**
  * # Safety
  * `me` must be NULL or a server.
  */
-int raft_flush(struct raft_server_t *me, raft_index_t sync_index);
+int raft_flush(raft_server_t *me, raft_index_t sync_index);
 
 /**
  * Start a snapshot: apply everything committed and freeze its index.
@@ -767,7 +763,7 @@ int raft_flush(struct raft_server_t *me, raft_index_t sync_index);
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-int raft_begin_snapshot(struct raft_server_t *me);
+int raft_begin_snapshot(raft_server_t *me);
 
 /**
  * Finish the snapshot: compact the log up to it. -1 when none is in progress.
@@ -775,7 +771,7 @@ int raft_begin_snapshot(struct raft_server_t *me);
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-int raft_end_snapshot(struct raft_server_t *me);
+int raft_end_snapshot(raft_server_t *me);
 
 /**
  * Abandon the snapshot in progress.
@@ -783,7 +779,7 @@ int raft_end_snapshot(struct raft_server_t *me);
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-int raft_cancel_snapshot(struct raft_server_t *me);
+int raft_cancel_snapshot(raft_server_t *me);
 
 /**
  * 1 while a snapshot is being taken.
@@ -791,7 +787,7 @@ int raft_cancel_snapshot(struct raft_server_t *me);
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-int raft_snapshot_is_in_progress(struct raft_server_t *me);
+int raft_snapshot_is_in_progress(raft_server_t *me);
 
 /**
  * 1 when committed entries may be applied now.
@@ -799,7 +795,7 @@ int raft_snapshot_is_in_progress(struct raft_server_t *me);
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-int raft_is_apply_allowed(struct raft_server_t *me);
+int raft_is_apply_allowed(raft_server_t *me);
 
 /**
  * How many entries a snapshot taken now would compact.
@@ -807,7 +803,7 @@ int raft_is_apply_allowed(struct raft_server_t *me);
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-raft_index_t raft_get_num_snapshottable_logs(struct raft_server_t *me);
+raft_index_t raft_get_num_snapshottable_logs(raft_server_t *me);
 
 /**
  * Last index covered by the snapshot.
@@ -815,7 +811,7 @@ raft_index_t raft_get_num_snapshottable_logs(struct raft_server_t *me);
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-raft_index_t raft_get_snapshot_last_idx(struct raft_server_t *me);
+raft_index_t raft_get_snapshot_last_idx(raft_server_t *me);
 
 /**
  * Term of the last entry covered by the snapshot.
@@ -823,7 +819,7 @@ raft_index_t raft_get_snapshot_last_idx(struct raft_server_t *me);
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-raft_term_t raft_get_snapshot_last_term(struct raft_server_t *me);
+raft_term_t raft_get_snapshot_last_term(raft_server_t *me);
 
 /**
  * Set the snapshot's (and the applied) index and term.
@@ -831,7 +827,7 @@ raft_term_t raft_get_snapshot_last_term(struct raft_server_t *me);
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-void raft_set_snapshot_metadata(struct raft_server_t *me, raft_term_t term, raft_index_t idx);
+void raft_set_snapshot_metadata(raft_server_t *me, raft_term_t term, raft_index_t idx);
 
 /**
  * At restart, adopt the snapshot the application restored.
@@ -840,7 +836,7 @@ void raft_set_snapshot_metadata(struct raft_server_t *me, raft_term_t term, raft
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-int raft_restore_snapshot(struct raft_server_t *me, raft_term_t last_included_term, raft_index_t last_included_index);
+int raft_restore_snapshot(raft_server_t *me, raft_term_t last_included_term, raft_index_t last_included_index);
 
 /**
  * Start loading a received snapshot (removes every other node).
@@ -848,7 +844,7 @@ int raft_restore_snapshot(struct raft_server_t *me, raft_term_t last_included_te
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-int raft_begin_load_snapshot(struct raft_server_t *me, raft_term_t last_included_term, raft_index_t last_included_index);
+int raft_begin_load_snapshot(raft_server_t *me, raft_term_t last_included_term, raft_index_t last_included_index);
 
 /**
  * Finish loading; `RAFT_ERR_MISUSE` without `raft_begin_load_snapshot`.
@@ -856,7 +852,7 @@ int raft_begin_load_snapshot(struct raft_server_t *me, raft_term_t last_included
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-int raft_end_load_snapshot(struct raft_server_t *me);
+int raft_end_load_snapshot(raft_server_t *me);
 
 /**
  * Handle a snapshot chunk from the leader; `resp` is always filled in.
@@ -866,7 +862,7 @@ int raft_end_load_snapshot(struct raft_server_t *me);
  * `me` must be NULL or a server; `req` and `resp` NULL or valid, with
  * `req->chunk.data` valid for `req->chunk.len` bytes.
  */
-int raft_recv_snapshot(struct raft_server_t *me, raft_node_t *node, struct raft_snapshot_req_t *req, struct raft_snapshot_resp_t *resp);
+int raft_recv_snapshot(raft_server_t *me, raft_node_t *node, struct raft_snapshot_req_t *req, struct raft_snapshot_resp_t *resp);
 
 /**
  * Handle a follower's answer to a snapshot chunk. -1 for a node that is not
@@ -875,7 +871,7 @@ int raft_recv_snapshot(struct raft_server_t *me, raft_node_t *node, struct raft_
  * # Safety
  * `me` must be NULL or a server; `resp` NULL or valid.
  */
-int raft_recv_snapshot_response(struct raft_server_t *me, raft_node_t *node, struct raft_snapshot_resp_t *resp);
+int raft_recv_snapshot_response(raft_server_t *me, raft_node_t *node, struct raft_snapshot_resp_t *resp);
 
 #ifdef __cplusplus
 }  // extern "C"

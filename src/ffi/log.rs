@@ -648,3 +648,64 @@ impl LogStore<CEntry> for VtableLog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::Entry;
+
+    fn entry(id: i32) -> CEntry {
+        CEntry::create(1, id, 0, b"x").unwrap()
+    }
+
+    /// Exercise a `VtableLog`: the built-in one directly, or through C calls
+    /// when `copy` hides that the vtable is the built-in one.
+    fn exercise(copy: bool) {
+        let vt = raft_log_internal_impl;
+        let imp: *const raft_log_impl_t = if copy { &vt } else { &raft_log_internal_impl };
+        let log = unsafe { VtableLog::new(imp, ptr::null_mut(), ptr::null_mut()) }.unwrap();
+        assert_eq!(log.builtin, !copy);
+        let es: Vec<CEntry> = (1..=5).map(entry).collect();
+        for e in &es {
+            log.append(e).unwrap();
+        }
+        assert_eq!(es[0].refs(), 2, "the log holds its own reference");
+        assert_eq!((log.first_idx(), log.current_idx(), log.count()), (1, 5, 5));
+        assert_eq!(log.get(3).unwrap().id(), 3);
+        assert!(log.get(6).is_none());
+        let mut out = Vec::new();
+        assert_eq!(log.get_batch(2, 3, &mut out), 3);
+        assert_eq!(out.iter().map(|e| e.id()).collect::<Vec<_>>(), [2, 3, 4]);
+        drop(out);
+        let mut seen = Vec::new();
+        log.pop(4, &mut |e: &CEntry, i| seen.push((e.id(), i)))
+            .unwrap();
+        assert_eq!(seen, [(5, 5), (4, 4)]);
+        log.poll(3).unwrap();
+        assert_eq!((log.first_idx(), log.current_idx()), (3, 3));
+        assert_eq!(es[0].refs(), 1, "polled entries are released");
+        log.reset(10, 2);
+        assert_eq!(
+            (log.first_idx(), log.current_idx(), log.count()),
+            (10, 9, 0)
+        );
+        log.sync().unwrap();
+        drop(log);
+        assert!(es.iter().all(|e| e.refs() == 1));
+    }
+
+    #[test]
+    fn builtin_log_through_vtable_log() {
+        exercise(false);
+    }
+
+    #[test]
+    fn c_calls_and_notify_trampoline() {
+        exercise(true);
+    }
+
+    #[test]
+    fn null_vtable_is_refused() {
+        assert!(unsafe { VtableLog::new(ptr::null(), ptr::null_mut(), ptr::null_mut()) }.is_none());
+    }
+}
