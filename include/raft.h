@@ -6,7 +6,88 @@
 
 #include <stddef.h>
 #include "raft_types.h"
-typedef struct raft_server_t raft_server_t;
+typedef struct raft_server raft_server_t;
+
+/** A reference-counted log entry; data_len payload bytes follow the header.
+ * (Written here because it refers to itself; tests/abi_layout.rs checks it
+ * against the Rust definition.) */
+typedef struct raft_entry
+{
+    /** the term in which the entry was created */
+    raft_term_t term;
+    /** the entry's id (for debugging) */
+    raft_entry_id_t id;
+    /** entry type (raft_logtype_e or an application type) */
+    short type;
+    /** number of references; the last raft_entry_release() frees it */
+    unsigned short refs;
+    /** private data of the application */
+    void *user_data;
+    /** frees the entry instead of raft_free() when set */
+    void (*free_func) (struct raft_entry *entry);
+    /** payload length */
+    unsigned int data_len;
+    /** payload */
+    char data[];
+} raft_entry_t;
+
+/** Error codes returned by the API. */
+typedef enum {
+    RAFT_ERR_NOT_LEADER = -2,
+    RAFT_ERR_ONE_VOTING_CHANGE_ONLY = -3,
+    RAFT_ERR_SHUTDOWN = -4,
+    RAFT_ERR_NOMEM = -5,
+    RAFT_ERR_SNAPSHOT_IN_PROGRESS = -6,
+    RAFT_ERR_SNAPSHOT_ALREADY_LOADED = -7,
+    RAFT_ERR_INVALID_NODEID = -8,
+    RAFT_ERR_LEADER_TRANSFER_IN_PROGRESS = -9,
+    RAFT_ERR_DONE = -10,
+    RAFT_ERR_STALE_TERM = -11,
+    RAFT_ERR_NOTFOUND = -12,
+    RAFT_ERR_MISUSE = -13,
+} raft_error_e;
+
+/** Membership change events. */
+typedef enum {
+    RAFT_MEMBERSHIP_ADD = 0,
+    RAFT_MEMBERSHIP_REMOVE = 1,
+} raft_membership_e;
+
+/** Server roles. */
+typedef enum {
+    RAFT_STATE_FOLLOWER = 1,
+    RAFT_STATE_PRECANDIDATE = 2,
+    RAFT_STATE_CANDIDATE = 3,
+    RAFT_STATE_LEADER = 4,
+} raft_state_e;
+
+/** Leader transfer outcomes. */
+typedef enum {
+    RAFT_LEADER_TRANSFER_TIMEOUT = 0,
+    RAFT_LEADER_TRANSFER_UNEXPECTED_LEADER = 1,
+    RAFT_LEADER_TRANSFER_EXPECTED_LEADER = 2,
+} raft_leader_transfer_e;
+
+/** raft_config() keys. */
+typedef enum {
+    RAFT_CONFIG_ELECTION_TIMEOUT = 1,
+    RAFT_CONFIG_REQUEST_TIMEOUT = 2,
+    RAFT_CONFIG_AUTO_FLUSH = 3,
+    RAFT_CONFIG_LOG_ENABLED = 4,
+    RAFT_CONFIG_NONBLOCKING_APPLY = 5,
+    RAFT_CONFIG_DISABLE_APPLY = 6,
+} raft_config_e;
+
+/** Entry types the library interprets; applications use RAFT_LOGTYPE_NUM and above. */
+typedef enum {
+    RAFT_LOGTYPE_NORMAL = 0,
+    RAFT_LOGTYPE_ADD_NONVOTING_NODE = 1,
+    RAFT_LOGTYPE_ADD_NODE = 2,
+    RAFT_LOGTYPE_REMOVE_NODE = 3,
+    RAFT_LOGTYPE_NO_OP = 4,
+    RAFT_LOGTYPE_NUM = 100,
+} raft_logtype_e;
+
 
 /**
  * One member of the cluster (possibly the local server itself).
@@ -16,47 +97,29 @@ typedef struct raft_node raft_node;
 /**
  * The C name of a cluster member: a `raft_node_t *` points at a [`core::Node`].
  */
-typedef struct raft_node raft_node_t;
+typedef raft_node raft_node_t;
 
-/**
- * A reference-counted log entry; `data_len` payload bytes follow the header.
- *
- */
-typedef struct raft_entry_t {
-  raft_term_t term;
-  raft_entry_id_t id;
-  short type;
-  unsigned short refs;
-  void *user_data;
-  void (*free_func)(struct raft_entry_t *entry);
-  unsigned int data_len;
-  /**
-   * Flexible array member (`char data[]`).
-   */
-  char data[];
-} raft_entry_t;
-
-typedef void (*raft_entry_notify_f)(void *arg, struct raft_entry_t *entry, raft_index_t entry_idx);
+typedef void (*raft_entry_notify_f)(void *arg, raft_entry_t *entry, raft_index_t entry_idx);
 
 /**
  * A log storage engine: the server calls these instead of its built-in log.
  */
-typedef struct raft_log_impl_t {
+typedef struct {
   void *(*init)(void *raft, void *arg);
   void (*free)(void *log);
   void (*reset)(void *log, raft_index_t first_idx, raft_term_t term);
-  int (*append)(void *log, struct raft_entry_t *entry);
+  int (*append)(void *log, raft_entry_t *entry);
   int (*poll)(void *log, raft_index_t first_idx);
   int (*pop)(void *log, raft_index_t from_idx, raft_entry_notify_f cb, void *cb_arg);
-  struct raft_entry_t *(*get)(void *log, raft_index_t idx);
-  raft_index_t (*get_batch)(void *log, raft_index_t idx, raft_index_t entries_n, struct raft_entry_t **entries);
+  raft_entry_t *(*get)(void *log, raft_index_t idx);
+  raft_index_t (*get_batch)(void *log, raft_index_t idx, raft_index_t entries_n, raft_entry_t **entries);
   raft_index_t (*first_idx)(void *log);
   raft_index_t (*current_idx)(void *log);
   raft_index_t (*count)(void *log);
   int (*sync)(void *log);
 } raft_log_impl_t;
 
-typedef struct raft_requestvote_req_t {
+typedef struct {
   int prevote;
   raft_term_t term;
   raft_node_id_t candidate_id;
@@ -64,11 +127,11 @@ typedef struct raft_requestvote_req_t {
   raft_term_t last_log_term;
 } raft_requestvote_req_t;
 
-typedef int (*raft_send_requestvote_f)(raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_requestvote_req_t *msg);
+typedef int (*raft_send_requestvote_f)(raft_server_t *raft, void *user_data, raft_node_t *node, raft_requestvote_req_t *msg);
 
-typedef struct raft_entry_t raft_entry_req_t;
+typedef raft_entry_t raft_entry_req_t;
 
-typedef struct raft_appendentries_req_t {
+typedef struct {
   raft_node_id_t leader_id;
   raft_msg_id_t msg_id;
   raft_term_t term;
@@ -79,51 +142,45 @@ typedef struct raft_appendentries_req_t {
   raft_entry_req_t **entries;
 } raft_appendentries_req_t;
 
-typedef int (*raft_send_appendentries_f)(raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_appendentries_req_t *msg);
+typedef int (*raft_send_appendentries_f)(raft_server_t *raft, void *user_data, raft_node_t *node, raft_appendentries_req_t *msg);
 
-typedef struct raft_snapshot_chunk_t {
+typedef struct {
   raft_size_t offset;
   void *data;
   raft_size_t len;
   int last_chunk;
 } raft_snapshot_chunk_t;
 
-typedef struct raft_snapshot_req_t {
+typedef struct {
   raft_term_t term;
   raft_node_id_t leader_id;
   raft_msg_id_t msg_id;
   raft_index_t snapshot_index;
   raft_term_t snapshot_term;
-  struct raft_snapshot_chunk_t chunk;
+  raft_snapshot_chunk_t chunk;
 } raft_snapshot_req_t;
 
-typedef int (*raft_send_snapshot_f)(raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_snapshot_req_t *msg);
+typedef int (*raft_send_snapshot_f)(raft_server_t *raft, void *user_data, raft_node_t *node, raft_snapshot_req_t *msg);
 
 typedef int (*raft_load_snapshot_f)(raft_server_t *raft, void *user_data, raft_term_t snapshot_term, raft_index_t snapshot_index);
 
-typedef int (*raft_get_snapshot_chunk_f)(raft_server_t *raft, void *user_data, raft_node_t *node, raft_size_t offset, struct raft_snapshot_chunk_t *chunk);
+typedef int (*raft_get_snapshot_chunk_f)(raft_server_t *raft, void *user_data, raft_node_t *node, raft_size_t offset, raft_snapshot_chunk_t *chunk);
 
-typedef int (*raft_store_snapshot_chunk_f)(raft_server_t *raft, void *user_data, raft_index_t snapshot_index, raft_size_t offset, struct raft_snapshot_chunk_t *chunk);
+typedef int (*raft_store_snapshot_chunk_f)(raft_server_t *raft, void *user_data, raft_index_t snapshot_index, raft_size_t offset, raft_snapshot_chunk_t *chunk);
 
 typedef int (*raft_clear_snapshot_f)(raft_server_t *raft, void *user_data);
 
-typedef int (*raft_logentry_event_f)(raft_server_t *raft, void *user_data, struct raft_entry_t *entry, raft_index_t entry_idx);
+typedef int (*raft_logentry_event_f)(raft_server_t *raft, void *user_data, raft_entry_t *entry, raft_index_t entry_idx);
 
 typedef int (*raft_persist_metadata_f)(raft_server_t *raft, void *user_data, raft_term_t term, raft_node_id_t vote);
 
-typedef raft_node_id_t (*raft_get_node_id_f)(raft_server_t *raft, void *user_data, struct raft_entry_t *entry, raft_index_t entry_idx);
+typedef raft_node_id_t (*raft_get_node_id_f)(raft_server_t *raft, void *user_data, raft_entry_t *entry, raft_index_t entry_idx);
 
 typedef int (*raft_node_has_sufficient_logs_f)(raft_server_t *raft, void *user_data, raft_node_t *node);
 
-typedef int raft_membership_e;
-
-typedef void (*raft_membership_event_f)(raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_entry_t *entry, raft_membership_e event);
-
-typedef int raft_state_e;
+typedef void (*raft_membership_event_f)(raft_server_t *raft, void *user_data, raft_node_t *node, raft_entry_t *entry, raft_membership_e event);
 
 typedef void (*raft_state_event_f)(raft_server_t *raft, void *user_data, raft_state_e state);
-
-typedef int raft_leader_transfer_e;
 
 typedef void (*raft_transfer_event_f)(raft_server_t *raft, void *user_data, raft_leader_transfer_e result);
 
@@ -133,14 +190,14 @@ typedef int (*raft_send_timeoutnow_f)(raft_server_t *raft, void *user_data, raft
 
 typedef int (*raft_backpressure_f)(raft_server_t *raft, void *user_data, raft_node_t *node);
 
-typedef raft_index_t (*raft_get_entries_to_send_f)(raft_server_t *raft, void *user_data, raft_node_t *node, raft_index_t idx, raft_index_t entries_n, struct raft_entry_t **entries);
+typedef raft_index_t (*raft_get_entries_to_send_f)(raft_server_t *raft, void *user_data, raft_node_t *node, raft_index_t idx, raft_index_t entries_n, raft_entry_t **entries);
 
 typedef raft_time_t (*raft_timestamp_f)(raft_server_t *raft, void *user_data);
 
 /**
  * The callbacks a server makes into the application.
  */
-typedef struct raft_cbs_t {
+typedef struct {
   raft_send_requestvote_f send_requestvote;
   raft_send_appendentries_f send_appendentries;
   raft_send_snapshot_f send_snapshot;
@@ -162,21 +219,21 @@ typedef struct raft_cbs_t {
   raft_timestamp_f timestamp;
 } raft_cbs_t;
 
-typedef struct raft_appendentries_resp_t {
+typedef struct {
   raft_msg_id_t msg_id;
   raft_term_t term;
   int success;
   raft_index_t current_idx;
 } raft_appendentries_resp_t;
 
-typedef struct raft_requestvote_resp_t {
+typedef struct {
   int prevote;
   raft_term_t request_term;
   raft_term_t term;
   int vote_granted;
 } raft_requestvote_resp_t;
 
-typedef struct raft_entry_resp_t {
+typedef struct {
   raft_entry_id_t id;
   raft_term_t term;
   raft_index_t idx;
@@ -184,7 +241,7 @@ typedef struct raft_entry_resp_t {
 
 typedef void (*raft_read_request_callback_f)(void *arg, int can_read);
 
-typedef struct raft_snapshot_resp_t {
+typedef struct {
   raft_msg_id_t msg_id;
   raft_term_t term;
   raft_size_t offset;
@@ -192,16 +249,10 @@ typedef struct raft_snapshot_resp_t {
   int last_chunk;
 } raft_snapshot_resp_t;
 
-typedef int raft_error_e;
-
-typedef int raft_config_e;
-
-typedef int raft_logtype_e;
-
 /**
  * The older per-event hooks of the built-in log.
  */
-typedef struct raft_log_cbs_t {
+typedef struct {
   raft_logentry_event_f log_offer;
   raft_logentry_event_f log_poll;
   raft_logentry_event_f log_pop;
@@ -209,72 +260,6 @@ typedef struct raft_log_cbs_t {
 } raft_log_cbs_t;
 
 #define RAFT_NODE_ID_NONE -1
-
-#define RAFT_ERR_NOT_LEADER -2
-
-#define RAFT_ERR_ONE_VOTING_CHANGE_ONLY -3
-
-#define RAFT_ERR_SHUTDOWN -4
-
-#define RAFT_ERR_NOMEM -5
-
-#define RAFT_ERR_SNAPSHOT_IN_PROGRESS -6
-
-#define RAFT_ERR_SNAPSHOT_ALREADY_LOADED -7
-
-#define RAFT_ERR_INVALID_NODEID -8
-
-#define RAFT_ERR_LEADER_TRANSFER_IN_PROGRESS -9
-
-#define RAFT_ERR_DONE -10
-
-#define RAFT_ERR_STALE_TERM -11
-
-#define RAFT_ERR_NOTFOUND -12
-
-#define RAFT_ERR_MISUSE -13
-
-#define RAFT_MEMBERSHIP_ADD 0
-
-#define RAFT_MEMBERSHIP_REMOVE 1
-
-#define RAFT_STATE_FOLLOWER 1
-
-#define RAFT_STATE_PRECANDIDATE 2
-
-#define RAFT_STATE_CANDIDATE 3
-
-#define RAFT_STATE_LEADER 4
-
-#define RAFT_LEADER_TRANSFER_TIMEOUT 0
-
-#define RAFT_LEADER_TRANSFER_UNEXPECTED_LEADER 1
-
-#define RAFT_LEADER_TRANSFER_EXPECTED_LEADER 2
-
-#define RAFT_CONFIG_ELECTION_TIMEOUT 1
-
-#define RAFT_CONFIG_REQUEST_TIMEOUT 2
-
-#define RAFT_CONFIG_AUTO_FLUSH 3
-
-#define RAFT_CONFIG_LOG_ENABLED 4
-
-#define RAFT_CONFIG_NONBLOCKING_APPLY 5
-
-#define RAFT_CONFIG_DISABLE_APPLY 6
-
-#define RAFT_LOGTYPE_NORMAL 0
-
-#define RAFT_LOGTYPE_ADD_NONVOTING_NODE 1
-
-#define RAFT_LOGTYPE_ADD_NODE 2
-
-#define RAFT_LOGTYPE_REMOVE_NODE 3
-
-#define RAFT_LOGTYPE_NO_OP 4
-
-#define RAFT_LOGTYPE_NUM 100
 
 #ifdef __cplusplus
 extern "C" {
@@ -284,7 +269,7 @@ extern "C" {
  * The built-in in-memory log as a `raft_log_impl_t`; `init`'s `arg` may
  * point to a `raft_log_cbs_t` to install.
  */
-extern const struct raft_log_impl_t raft_log_internal_impl;
+extern const raft_log_impl_t raft_log_internal_impl;
 
 /**
  * Forget term, vote, nodes and log.
@@ -344,7 +329,7 @@ void raft_become_follower(raft_server_t *me);
 /**
  * A held reference the caller releases; NULL when nothing was applied.
  */
-struct raft_entry_t *raft_get_last_applied_entry(raft_server_t *me);
+raft_entry_t *raft_get_last_applied_entry(raft_server_t *me);
 
 raft_index_t raft_get_first_entry_idx(raft_server_t *me);
 
@@ -375,7 +360,7 @@ int raft_restore_log(raft_server_t *me);
  * Allocate an entry with `data_len` zeroed payload bytes and one reference.
  * Returns NULL when memory is exhausted.
  */
-struct raft_entry_t *raft_entry_new(unsigned int data_len);
+raft_entry_t *raft_entry_new(unsigned int data_len);
 
 /**
  * Add a reference to `ety` (NULL is ignored).
@@ -383,7 +368,7 @@ struct raft_entry_t *raft_entry_new(unsigned int data_len);
  * # Safety
  * `ety` must be NULL or a live entry.
  */
-void raft_entry_hold(struct raft_entry_t *ety);
+void raft_entry_hold(raft_entry_t *ety);
 
 /**
  * Drop a reference to `ety`, freeing it when none remain (NULL is ignored).
@@ -391,7 +376,7 @@ void raft_entry_hold(struct raft_entry_t *ety);
  * # Safety
  * `ety` must be NULL or a live entry the caller holds a reference to.
  */
-void raft_entry_release(struct raft_entry_t *ety);
+void raft_entry_release(raft_entry_t *ety);
 
 /**
  * Release `len` entries of `ety_list` (the array itself is not freed).
@@ -399,7 +384,7 @@ void raft_entry_release(struct raft_entry_t *ety);
  * # Safety
  * `ety_list` must be NULL or valid for `len` pointers, each NULL or live.
  */
-void raft_entry_release_list(struct raft_entry_t **ety_list, size_t len);
+void raft_entry_release_list(raft_entry_t **ety_list, size_t len);
 
 /**
  * 1 if `ety` adds or removes a node (voting or not), else 0.
@@ -407,7 +392,7 @@ void raft_entry_release_list(struct raft_entry_t **ety_list, size_t len);
  * # Safety
  * `ety` must be NULL or a live entry.
  */
-int raft_entry_is_cfg_change(struct raft_entry_t *ety);
+int raft_entry_is_cfg_change(raft_entry_t *ety);
 
 /**
  * 1 if `ety` changes the set of voters, else 0.
@@ -415,7 +400,7 @@ int raft_entry_is_cfg_change(struct raft_entry_t *ety);
  * # Safety
  * `ety` must be NULL or a live entry.
  */
-int raft_entry_is_voting_cfg_change(struct raft_entry_t *ety);
+int raft_entry_is_voting_cfg_change(raft_entry_t *ety);
 
 /**
  * Replace the heap functions. A NULL argument restores libc's function, so
@@ -558,7 +543,7 @@ raft_server_t *raft_new(void);
  * # Safety
  * `log_impl` must be NULL or a valid vtable accepting `log_arg`.
  */
-raft_server_t *raft_new_with_log(const struct raft_log_impl_t *log_impl, void *log_arg);
+raft_server_t *raft_new_with_log(const raft_log_impl_t *log_impl, void *log_arg);
 
 /**
  * Free the server, its nodes and its log. Queued reads are answered with
@@ -584,7 +569,7 @@ void *raft_get_udata(raft_server_t *me);
  * # Safety
  * `me` must be NULL or a server; `funcs` NULL or a valid `raft_cbs_t`.
  */
-void raft_set_callbacks(raft_server_t *me, struct raft_cbs_t *funcs, void *user_data);
+void raft_set_callbacks(raft_server_t *me, raft_cbs_t *funcs, void *user_data);
 
 /**
  * The role's name.
@@ -624,7 +609,7 @@ void raft_remove_node(raft_server_t *me, raft_node_t *node);
  * # Safety
  * `me` must be NULL or a server; `req` and `resp` NULL or valid.
  */
-int raft_recv_appendentries(raft_server_t *me, raft_node_t *_node, struct raft_appendentries_req_t *req, struct raft_appendentries_resp_t *resp);
+int raft_recv_appendentries(raft_server_t *me, raft_node_t *_node, raft_appendentries_req_t *req, raft_appendentries_resp_t *resp);
 
 /**
  * Responses from nodes that are not (or no longer) in the configuration are ignored.
@@ -632,19 +617,19 @@ int raft_recv_appendentries(raft_server_t *me, raft_node_t *_node, struct raft_a
  * # Safety
  * `me` must be NULL or a server; `resp` NULL or valid.
  */
-int raft_recv_appendentries_response(raft_server_t *me, raft_node_t *node, struct raft_appendentries_resp_t *resp);
+int raft_recv_appendentries_response(raft_server_t *me, raft_node_t *node, raft_appendentries_resp_t *resp);
 
 /**
  * # Safety
  * `me` must be NULL or a server; `req` and `resp` NULL or valid.
  */
-int raft_recv_requestvote(raft_server_t *me, raft_node_t *_node, struct raft_requestvote_req_t *req, struct raft_requestvote_resp_t *resp);
+int raft_recv_requestvote(raft_server_t *me, raft_node_t *_node, raft_requestvote_req_t *req, raft_requestvote_resp_t *resp);
 
 /**
  * # Safety
  * `me` must be NULL or a server; `resp` NULL or valid.
  */
-int raft_recv_requestvote_response(raft_server_t *me, raft_node_t *node, struct raft_requestvote_resp_t *resp);
+int raft_recv_requestvote_response(raft_server_t *me, raft_node_t *node, raft_requestvote_resp_t *resp);
 
 /**
  * Submit an entry (leader only). Its term is set to the current term; the
@@ -653,7 +638,7 @@ int raft_recv_requestvote_response(raft_server_t *me, raft_node_t *node, struct 
  * # Safety
  * `me` must be NULL or a server; `req` NULL or a live entry; `resp` NULL or valid.
  */
-int raft_recv_entry(raft_server_t *me, raft_entry_req_t *req, struct raft_entry_resp_t *resp);
+int raft_recv_entry(raft_server_t *me, raft_entry_req_t *req, raft_entry_resp_t *resp);
 
 /**
  * A held reference to the entry at `idx` (the caller releases it), or NULL.
@@ -661,7 +646,7 @@ int raft_recv_entry(raft_server_t *me, raft_entry_req_t *req, struct raft_entry_
  * # Safety
  * `me` must be NULL or a server.
  */
-struct raft_entry_t *raft_get_entry_from_idx(raft_server_t *me, raft_index_t idx);
+raft_entry_t *raft_get_entry_from_idx(raft_server_t *me, raft_index_t idx);
 
 /**
  * The entries from `idx` on, as an array from `raft_malloc` of held
@@ -671,7 +656,7 @@ struct raft_entry_t *raft_get_entry_from_idx(raft_server_t *me, raft_index_t idx
  * # Safety
  * `me` must be NULL or a server; `n_etys` NULL or valid.
  */
-struct raft_entry_t **raft_get_entries_from_idx(raft_server_t *me, raft_index_t idx, raft_index_t *n_etys);
+raft_entry_t **raft_get_entries_from_idx(raft_server_t *me, raft_index_t idx, raft_index_t *n_etys);
 
 /**
  * # Safety
@@ -719,7 +704,7 @@ void raft_set_commit_idx(raft_server_t *me, raft_index_t commit_idx);
  * # Safety
  * `me` must be NULL or a server; `ety` NULL or a live entry.
  */
-int raft_append_entry(raft_server_t *me, struct raft_entry_t *ety);
+int raft_append_entry(raft_server_t *me, raft_entry_t *ety);
 
 /**
  * 1 committed, 0 not yet (or unknown), -1 overwritten by another leader.
@@ -727,13 +712,13 @@ int raft_append_entry(raft_server_t *me, struct raft_entry_t *ety);
  * # Safety
  * `me` must be NULL or a server; `r` NULL or valid.
  */
-int raft_msg_entry_response_committed(raft_server_t *me, const struct raft_entry_resp_t *r);
+int raft_msg_entry_response_committed(raft_server_t *me, const raft_entry_resp_t *r);
 
 /**
  * # Safety
  * `me` must be NULL or a server; `ety` NULL or a live entry.
  */
-void raft_handle_append_cfg_change(raft_server_t *me, struct raft_entry_t *ety, raft_index_t idx);
+void raft_handle_append_cfg_change(raft_server_t *me, raft_entry_t *ety, raft_index_t idx);
 
 /**
  * Queue a linearizable read; `cb(cb_arg, 1)` once safe, `cb(cb_arg, 0)` if
@@ -862,7 +847,7 @@ int raft_end_load_snapshot(raft_server_t *me);
  * `me` must be NULL or a server; `req` and `resp` NULL or valid, with
  * `req->chunk.data` valid for `req->chunk.len` bytes.
  */
-int raft_recv_snapshot(raft_server_t *me, raft_node_t *node, struct raft_snapshot_req_t *req, struct raft_snapshot_resp_t *resp);
+int raft_recv_snapshot(raft_server_t *me, raft_node_t *node, raft_snapshot_req_t *req, raft_snapshot_resp_t *resp);
 
 /**
  * Handle a follower's answer to a snapshot chunk. -1 for a node that is not
@@ -871,7 +856,7 @@ int raft_recv_snapshot(raft_server_t *me, raft_node_t *node, struct raft_snapsho
  * # Safety
  * `me` must be NULL or a server; `resp` NULL or valid.
  */
-int raft_recv_snapshot_response(raft_server_t *me, raft_node_t *node, struct raft_snapshot_resp_t *resp);
+int raft_recv_snapshot_response(raft_server_t *me, raft_node_t *node, raft_snapshot_resp_t *resp);
 
 #ifdef __cplusplus
 }  // extern "C"
