@@ -41,11 +41,12 @@ lib:
 	$(CARGO) build --release --features capi
 	@ln -sf libraft.so $(LIBDIR)/libraft.so.$(SOVERSION)
 
-# The headers must compile cleanly as strict C99 and as C++.
+# The headers must compile cleanly as strict C99 and as C++ (the internal
+# ones after raft.h, as with upstream).
 header-check:
 	@mkdir -p $(BUILD)
 	@for h in raft.h raft_private.h raft_log.h; do \
-	  printf '#include "%s"\nint main(void) { return 0; }\n' $$h > $(BUILD)/hdr.c; \
+	  printf '#include "raft.h"\n#include "%s"\nint main(void) { return 0; }\n' $$h > $(BUILD)/hdr.c; \
 	  cp $(BUILD)/hdr.c $(BUILD)/hdr.cpp; \
 	  $(CC) -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude -c $(BUILD)/hdr.c -o $(BUILD)/hdr.o || exit 1; \
 	  $(CXX) -Wall -Wextra -Werror -Iinclude -c $(BUILD)/hdr.cpp -o $(BUILD)/hdr.o || exit 1; \

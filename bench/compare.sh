@@ -31,6 +31,17 @@ CALLGRIND=${CALLGRIND:-1}
 ONLY=${ONLY:-.}
 OUT=${OUT:-$(mktemp -d /tmp/bench-compare.XXXXXX)}
 mkdir -p "$OUT"
+# The binary asks for whatever soname it was linked against (libraft.so.0
+# for ours, libraft.so for upstream's): give each library both names in a
+# directory of its own so LD_LIBRARY_PATH really picks it.
+for side in A B; do
+    src=$A; [ $side = B ] && src=$B
+    mkdir -p "$OUT/lib-$side"
+    ln -sf "$src/libraft.so" "$OUT/lib-$side/libraft.so"
+    ln -sf "$src/libraft.so" "$OUT/lib-$side/libraft.so.0"
+done
+SRC_A=$A SRC_B=$B
+A=$OUT/lib-A B=$OUT/lib-B
 
 # Scenarios: name | native arguments | callgrind arguments (scenarios.txt).
 mapfile -t SCENARIOS < <(grep -v '^[[:space:]]*\(#\|$\)' "$here/scenarios.txt")
@@ -47,11 +58,12 @@ run() {
         return 1
     fi
     line=$(grep '^RESULT' "$log")
-    case "$line" in *" lib=$lib/libraft.so"*) ;; *) echo "wrong library loaded: $line" >&2; return 1;; esac
+    case "$line" in *" lib=$lib/libraft.so"*) ;; *) echo "wrong library loaded (want $lib): $line" >&2; return 1;; esac
     echo "$line"
 }
 
 # cg LIBDIR OUTFILE ARGS... -> "<lib Ir> <total Ir> <units>"
+# (valgrind names objects by their resolved path, hence readlink -f)
 cg() {
     local lib=$1 out=$2; shift 2
     LD_LIBRARY_PATH=$lib valgrind --tool=callgrind --toggle-collect=bench_measured \
@@ -61,15 +73,15 @@ cg() {
     units=$(sed -n 's/^RESULT.* units=\([0-9]*\).*/\1/p' "$out.log")
     grep -q '^RESULT.* verify=ok' "$out.log" || { echo "verification failed under callgrind: $*" >&2; return 1; }
     awk -f "$here/libir.awk" "$out" |
-        awk -v lib="$lib/libraft.so" -v u="$units" \
-            '$2 == lib { l = $1 } $1 == "TOTAL" { t = $2 } END { printf "%.0f %.0f %.0f\n", l, t, u }'
+        awk -v lib="$(readlink -f "$lib/libraft.so")" -v u="$units" \
+            '$2 == lib { l += $1 } $1 == "TOTAL" { t = $2 } END { printf "%.0f %.0f %.0f\n", l, t, u }'
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else printf "n/a" }'; }
 per() { awk -v a="$1" -v u="$2" 'BEGIN { if (u > 0) printf "%.1f", a / u; else printf "n/a" }'; }
 
-echo "A = $A"
-echo "B = $B"
+echo "A = $SRC_A/libraft.so"
+echo "B = $SRC_B/libraft.so"
 echo "machine: $(nproc) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1); $(date -u '+%F %T UTC')"
 echo "raw outputs: $OUT"
 echo
@@ -116,7 +128,7 @@ if [ "$CALLGRIND" = 1 ]; then
         [ -e "$f" ] || continue
         echo
         echo "== A's hottest functions in $(basename "$f" .A.cg) (self Ir, inlined code included)"
-        awk -v lib="$A/libraft.so" -v top="${TOP:-10}" -f "$here/hotfns.awk" "$f" |
+        awk -v lib="$(readlink -f "$A/libraft.so")" -v top="${TOP:-10}" -f "$here/hotfns.awk" "$f" |
             sed -e 's/<impl [^>]*<[^>]*>>:://g' -e 's/raft::core::server::[a-z_]*:://g'
     done >"$OUT/profile-A.txt"
     cat "$OUT/profile-A.txt"

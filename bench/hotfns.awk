@@ -1,5 +1,6 @@
 # Top functions by self cost (Ir) inside one object of a callgrind output,
 # inlined code counted in the function it was inlined into.
+# (lib matches as a prefix, so .../libraft.so also counts .../libraft.so.0)
 # Usage: awk -v lib=/path/libraft.so [-v top=10] -f hotfns.awk callgrind.out
 function nm(s, kind,    id, rest) {
     if (!match(s, /^\([0-9]+\)/)) return s
@@ -14,7 +15,7 @@ function nm(s, kind,    id, rest) {
 /^calls=/ { skip = 1; next }
 /^[0-9+*-]/ {
     if (skip) { skip = 0; next }
-    if (ob == lib) { cost[fn] += $2; total += $2 }
+    if (index(ob, lib) == 1) { cost[fn] += $2; total += $2 }
     next
 }
 END {

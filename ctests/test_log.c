@@ -57,7 +57,8 @@ static int on_clear(raft_server_t *raft, void *ud, raft_entry_t *e, raft_index_t
 }
 
 static raft_log_cbs_t hooks = { on_offer, on_poll, on_pop, on_clear };
-static int dummy_raft;
+/* Stands for a foreign pointer given as `raft` (upstream's tests pass a CuTest *). */
+static long dummy_raft[16];
 
 static void reset_recs(void)
 {
@@ -91,7 +92,7 @@ static void test_hooks_and_indexes(void)
     raft_log_t *l = raft_log_new();
     raft_entry_t *e;
     reset_recs();
-    raft_log_set_callbacks(l, &hooks, &dummy_raft);
+    raft_log_set_callbacks(l, &hooks, dummy_raft);
     raft_log_append_entry(l, mk(1, 1));
     raft_log_append_entry(l, mk(2, 1));
     raft_log_append_entry(l, mk(3, 1));
@@ -204,7 +205,7 @@ static void notify(void *arg, raft_entry_t *e, raft_index_t idx)
 static void test_internal_impl(void)
 {
     const raft_log_impl_t *li = &raft_log_internal_impl;
-    void *log = li->init(&dummy_raft, NULL);
+    void *log = li->init(dummy_raft, NULL);
     raft_entry_t *e1 = mk(1, 1), *e2 = mk(2, 1), *e3 = mk(3, 2), *got, *batch[4];
     raft_index_t n;
 
@@ -256,7 +257,7 @@ static void test_internal_impl_init_with_hooks(void)
     void *log;
     raft_entry_t *e = mk(1, 1);
     reset_recs();
-    log = li->init(&dummy_raft, &hooks);
+    log = li->init(dummy_raft, &hooks);
     CHECK_EQ(0, li->append(log, e));
     CHECK_EQ(1, offered.n);
     li->reset(log, 1, 0);

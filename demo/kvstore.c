@@ -156,15 +156,18 @@ static void enqueue(msg_type_t type, int from, int to, msg_t *m)
     queue_tail = m;
 }
 
-static msg_t *new_msg(void)
+/* The demo simply stops when memory runs out. */
+static void *xcalloc(size_t n, size_t size)
 {
-    msg_t *m = calloc(1, sizeof(*m));
-    if (!m) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) {
         fprintf(stderr, "out of memory\n");
         exit(2);
     }
-    return m;
+    return p;
 }
+
+static msg_t *new_msg(void) { return xcalloc(1, sizeof(msg_t)); }
 
 /* Frees a message and whatever it carries. */
 static void free_msg(msg_t *m)
@@ -215,11 +218,7 @@ static int send_appendentries(raft_server_t *raft, void *udata, raft_node_t *nod
     m->u.ae = *req;
     m->u.ae.entries = NULL;
     if (req->n_entries > 0) {
-        m->u.ae.entries = calloc((size_t)req->n_entries, sizeof(raft_entry_t *));
-        if (!m->u.ae.entries) {
-            free(m);
-            return -1;
-        }
+        m->u.ae.entries = xcalloc((size_t)req->n_entries, sizeof(raft_entry_t *));
         /* The library releases its references when we return: hold them. */
         for (raft_index_t i = 0; i < req->n_entries; i++) {
             raft_entry_hold(req->entries[i]);
@@ -238,7 +237,7 @@ static int send_snapshot(raft_server_t *raft, void *udata, raft_node_t *node,
     int to = raft_node_get_id(node);
     msg_t *m = new_msg();
     m->u.snap = *req;
-    m->u.snap.chunk.data = malloc(req->chunk.len ? req->chunk.len : 1);
+    m->u.snap.chunk.data = xcalloc(1, (size_t)req->chunk.len);
     memcpy(m->u.snap.chunk.data, req->chunk.data, req->chunk.len);
     me->chunks_in_flight[to]++;
     chunks_sent++;
@@ -425,7 +424,7 @@ static raft_time_t timestamp(raft_server_t *raft, void *udata)
 static char *serialize(server_t *me, size_t *len)
 {
     size_t cap = 128 + (size_t)MAX_NODES * 32 + (size_t)MAX_KEYS * 80, n = 0;
-    char *buf = malloc(cap);
+    char *buf = xcalloc(1, cap);
     raft_server_t *r = me->raft;
     int members = 0;
     for (int i = 0; i < raft_get_num_nodes(r); i++)

@@ -6,6 +6,88 @@
 
 #include <stddef.h>
 #include "raft_types.h"
+typedef struct raft_server raft_server_t;
+
+/** A reference-counted log entry; data_len payload bytes follow the header.
+ * (Written here because it refers to itself; tests/abi_layout.rs checks it
+ * against the Rust definition.) */
+typedef struct raft_entry
+{
+    /** the term in which the entry was created */
+    raft_term_t term;
+    /** the entry's id (for debugging) */
+    raft_entry_id_t id;
+    /** entry type (raft_logtype_e or an application type) */
+    short type;
+    /** number of references; the last raft_entry_release() frees it */
+    unsigned short refs;
+    /** private data of the application */
+    void *user_data;
+    /** frees the entry instead of raft_free() when set */
+    void (*free_func) (struct raft_entry *entry);
+    /** payload length */
+    unsigned int data_len;
+    /** payload */
+    char data[];
+} raft_entry_t;
+
+/** Error codes returned by the API. */
+typedef enum {
+    RAFT_ERR_NOT_LEADER = -2,
+    RAFT_ERR_ONE_VOTING_CHANGE_ONLY = -3,
+    RAFT_ERR_SHUTDOWN = -4,
+    RAFT_ERR_NOMEM = -5,
+    RAFT_ERR_SNAPSHOT_IN_PROGRESS = -6,
+    RAFT_ERR_SNAPSHOT_ALREADY_LOADED = -7,
+    RAFT_ERR_INVALID_NODEID = -8,
+    RAFT_ERR_LEADER_TRANSFER_IN_PROGRESS = -9,
+    RAFT_ERR_DONE = -10,
+    RAFT_ERR_STALE_TERM = -11,
+    RAFT_ERR_NOTFOUND = -12,
+    RAFT_ERR_MISUSE = -13,
+} raft_error_e;
+
+/** Membership change events. */
+typedef enum {
+    RAFT_MEMBERSHIP_ADD = 0,
+    RAFT_MEMBERSHIP_REMOVE = 1,
+} raft_membership_e;
+
+/** Server roles. */
+typedef enum {
+    RAFT_STATE_FOLLOWER = 1,
+    RAFT_STATE_PRECANDIDATE = 2,
+    RAFT_STATE_CANDIDATE = 3,
+    RAFT_STATE_LEADER = 4,
+} raft_state_e;
+
+/** Leader transfer outcomes. */
+typedef enum {
+    RAFT_LEADER_TRANSFER_TIMEOUT = 0,
+    RAFT_LEADER_TRANSFER_UNEXPECTED_LEADER = 1,
+    RAFT_LEADER_TRANSFER_EXPECTED_LEADER = 2,
+} raft_leader_transfer_e;
+
+/** raft_config() keys. */
+typedef enum {
+    RAFT_CONFIG_ELECTION_TIMEOUT = 1,
+    RAFT_CONFIG_REQUEST_TIMEOUT = 2,
+    RAFT_CONFIG_AUTO_FLUSH = 3,
+    RAFT_CONFIG_LOG_ENABLED = 4,
+    RAFT_CONFIG_NONBLOCKING_APPLY = 5,
+    RAFT_CONFIG_DISABLE_APPLY = 6,
+} raft_config_e;
+
+/** Entry types the library interprets; applications use RAFT_LOGTYPE_NUM and above. */
+typedef enum {
+    RAFT_LOGTYPE_NORMAL = 0,
+    RAFT_LOGTYPE_ADD_NONVOTING_NODE = 1,
+    RAFT_LOGTYPE_ADD_NODE = 2,
+    RAFT_LOGTYPE_REMOVE_NODE = 3,
+    RAFT_LOGTYPE_NO_OP = 4,
+    RAFT_LOGTYPE_NUM = 100,
+} raft_logtype_e;
+
 
 /**
  * One member of the cluster (possibly the local server itself).
@@ -13,54 +95,31 @@
 typedef struct raft_node raft_node;
 
 /**
- * The server handle C code holds (opaque to C).
- */
-typedef struct raft_server_t raft_server_t;
-
-/**
  * The C name of a cluster member: a `raft_node_t *` points at a [`core::Node`].
  */
-typedef struct raft_node raft_node_t;
+typedef raft_node raft_node_t;
 
-/**
- * A reference-counted log entry; `data_len` payload bytes follow the header.
- *
- */
-typedef struct raft_entry_t {
-  raft_term_t term;
-  raft_entry_id_t id;
-  short type;
-  unsigned short refs;
-  void *user_data;
-  void (*free_func)(struct raft_entry_t *entry);
-  unsigned int data_len;
-  /**
-   * Flexible array member (`char data[]`).
-   */
-  char data[];
-} raft_entry_t;
-
-typedef void (*raft_entry_notify_f)(void *arg, struct raft_entry_t *entry, raft_index_t entry_idx);
+typedef void (*raft_entry_notify_f)(void *arg, raft_entry_t *entry, raft_index_t entry_idx);
 
 /**
  * A log storage engine: the server calls these instead of its built-in log.
  */
-typedef struct raft_log_impl_t {
+typedef struct {
   void *(*init)(void *raft, void *arg);
   void (*free)(void *log);
   void (*reset)(void *log, raft_index_t first_idx, raft_term_t term);
-  int (*append)(void *log, struct raft_entry_t *entry);
+  int (*append)(void *log, raft_entry_t *entry);
   int (*poll)(void *log, raft_index_t first_idx);
   int (*pop)(void *log, raft_index_t from_idx, raft_entry_notify_f cb, void *cb_arg);
-  struct raft_entry_t *(*get)(void *log, raft_index_t idx);
-  raft_index_t (*get_batch)(void *log, raft_index_t idx, raft_index_t entries_n, struct raft_entry_t **entries);
+  raft_entry_t *(*get)(void *log, raft_index_t idx);
+  raft_index_t (*get_batch)(void *log, raft_index_t idx, raft_index_t entries_n, raft_entry_t **entries);
   raft_index_t (*first_idx)(void *log);
   raft_index_t (*current_idx)(void *log);
   raft_index_t (*count)(void *log);
   int (*sync)(void *log);
 } raft_log_impl_t;
 
-typedef struct raft_requestvote_req_t {
+typedef struct {
   int prevote;
   raft_term_t term;
   raft_node_id_t candidate_id;
@@ -68,11 +127,11 @@ typedef struct raft_requestvote_req_t {
   raft_term_t last_log_term;
 } raft_requestvote_req_t;
 
-typedef int (*raft_send_requestvote_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_requestvote_req_t *msg);
+typedef int (*raft_send_requestvote_f)(raft_server_t *raft, void *user_data, raft_node_t *node, raft_requestvote_req_t *msg);
 
-typedef struct raft_entry_t raft_entry_req_t;
+typedef raft_entry_t raft_entry_req_t;
 
-typedef struct raft_appendentries_req_t {
+typedef struct {
   raft_node_id_t leader_id;
   raft_msg_id_t msg_id;
   raft_term_t term;
@@ -83,68 +142,62 @@ typedef struct raft_appendentries_req_t {
   raft_entry_req_t **entries;
 } raft_appendentries_req_t;
 
-typedef int (*raft_send_appendentries_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_appendentries_req_t *msg);
+typedef int (*raft_send_appendentries_f)(raft_server_t *raft, void *user_data, raft_node_t *node, raft_appendentries_req_t *msg);
 
-typedef struct raft_snapshot_chunk_t {
+typedef struct {
   raft_size_t offset;
   void *data;
   raft_size_t len;
   int last_chunk;
 } raft_snapshot_chunk_t;
 
-typedef struct raft_snapshot_req_t {
+typedef struct {
   raft_term_t term;
   raft_node_id_t leader_id;
   raft_msg_id_t msg_id;
   raft_index_t snapshot_index;
   raft_term_t snapshot_term;
-  struct raft_snapshot_chunk_t chunk;
+  raft_snapshot_chunk_t chunk;
 } raft_snapshot_req_t;
 
-typedef int (*raft_send_snapshot_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_snapshot_req_t *msg);
+typedef int (*raft_send_snapshot_f)(raft_server_t *raft, void *user_data, raft_node_t *node, raft_snapshot_req_t *msg);
 
-typedef int (*raft_load_snapshot_f)(struct raft_server_t *raft, void *user_data, raft_term_t snapshot_term, raft_index_t snapshot_index);
+typedef int (*raft_load_snapshot_f)(raft_server_t *raft, void *user_data, raft_term_t snapshot_term, raft_index_t snapshot_index);
 
-typedef int (*raft_get_snapshot_chunk_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, raft_size_t offset, struct raft_snapshot_chunk_t *chunk);
+typedef int (*raft_get_snapshot_chunk_f)(raft_server_t *raft, void *user_data, raft_node_t *node, raft_size_t offset, raft_snapshot_chunk_t *chunk);
 
-typedef int (*raft_store_snapshot_chunk_f)(struct raft_server_t *raft, void *user_data, raft_index_t snapshot_index, raft_size_t offset, struct raft_snapshot_chunk_t *chunk);
+typedef int (*raft_store_snapshot_chunk_f)(raft_server_t *raft, void *user_data, raft_index_t snapshot_index, raft_size_t offset, raft_snapshot_chunk_t *chunk);
 
-typedef int (*raft_clear_snapshot_f)(struct raft_server_t *raft, void *user_data);
+typedef int (*raft_clear_snapshot_f)(raft_server_t *raft, void *user_data);
 
-typedef int (*raft_logentry_event_f)(struct raft_server_t *raft, void *user_data, struct raft_entry_t *entry, raft_index_t entry_idx);
+typedef int (*raft_logentry_event_f)(raft_server_t *raft, void *user_data, raft_entry_t *entry, raft_index_t entry_idx);
 
-typedef int (*raft_persist_metadata_f)(struct raft_server_t *raft, void *user_data, raft_term_t term, raft_node_id_t vote);
+typedef int (*raft_persist_metadata_f)(raft_server_t *raft, void *user_data, raft_term_t term, raft_node_id_t vote);
 
-typedef raft_node_id_t (*raft_get_node_id_f)(struct raft_server_t *raft, void *user_data, struct raft_entry_t *entry, raft_index_t entry_idx);
+typedef raft_node_id_t (*raft_get_node_id_f)(raft_server_t *raft, void *user_data, raft_entry_t *entry, raft_index_t entry_idx);
 
-typedef int (*raft_node_has_sufficient_logs_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node);
+typedef int (*raft_node_has_sufficient_logs_f)(raft_server_t *raft, void *user_data, raft_node_t *node);
 
-typedef int raft_membership_e;
+typedef void (*raft_membership_event_f)(raft_server_t *raft, void *user_data, raft_node_t *node, raft_entry_t *entry, raft_membership_e event);
 
-typedef void (*raft_membership_event_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, struct raft_entry_t *entry, raft_membership_e event);
+typedef void (*raft_state_event_f)(raft_server_t *raft, void *user_data, raft_state_e state);
 
-typedef int raft_state_e;
+typedef void (*raft_transfer_event_f)(raft_server_t *raft, void *user_data, raft_leader_transfer_e result);
 
-typedef void (*raft_state_event_f)(struct raft_server_t *raft, void *user_data, raft_state_e state);
+typedef void (*raft_log_f)(raft_server_t *raft, raft_node_id_t node_id, void *user_data, const char *buf);
 
-typedef int raft_leader_transfer_e;
+typedef int (*raft_send_timeoutnow_f)(raft_server_t *raft, void *user_data, raft_node_t *node);
 
-typedef void (*raft_transfer_event_f)(struct raft_server_t *raft, void *user_data, raft_leader_transfer_e result);
+typedef int (*raft_backpressure_f)(raft_server_t *raft, void *user_data, raft_node_t *node);
 
-typedef void (*raft_log_f)(struct raft_server_t *raft, raft_node_id_t node_id, void *user_data, const char *buf);
+typedef raft_index_t (*raft_get_entries_to_send_f)(raft_server_t *raft, void *user_data, raft_node_t *node, raft_index_t idx, raft_index_t entries_n, raft_entry_t **entries);
 
-typedef int (*raft_send_timeoutnow_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node);
-
-typedef int (*raft_backpressure_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node);
-
-typedef raft_index_t (*raft_get_entries_to_send_f)(struct raft_server_t *raft, void *user_data, raft_node_t *node, raft_index_t idx, raft_index_t entries_n, struct raft_entry_t **entries);
-
-typedef raft_time_t (*raft_timestamp_f)(struct raft_server_t *raft, void *user_data);
+typedef raft_time_t (*raft_timestamp_f)(raft_server_t *raft, void *user_data);
 
 /**
  * The callbacks a server makes into the application.
  */
-typedef struct raft_cbs_t {
+typedef struct {
   raft_send_requestvote_f send_requestvote;
   raft_send_appendentries_f send_appendentries;
   raft_send_snapshot_f send_snapshot;
@@ -166,21 +219,21 @@ typedef struct raft_cbs_t {
   raft_timestamp_f timestamp;
 } raft_cbs_t;
 
-typedef struct raft_appendentries_resp_t {
+typedef struct {
   raft_msg_id_t msg_id;
   raft_term_t term;
   int success;
   raft_index_t current_idx;
 } raft_appendentries_resp_t;
 
-typedef struct raft_requestvote_resp_t {
+typedef struct {
   int prevote;
   raft_term_t request_term;
   raft_term_t term;
   int vote_granted;
 } raft_requestvote_resp_t;
 
-typedef struct raft_entry_resp_t {
+typedef struct {
   raft_entry_id_t id;
   raft_term_t term;
   raft_index_t idx;
@@ -188,7 +241,7 @@ typedef struct raft_entry_resp_t {
 
 typedef void (*raft_read_request_callback_f)(void *arg, int can_read);
 
-typedef struct raft_snapshot_resp_t {
+typedef struct {
   raft_msg_id_t msg_id;
   raft_term_t term;
   raft_size_t offset;
@@ -196,16 +249,10 @@ typedef struct raft_snapshot_resp_t {
   int last_chunk;
 } raft_snapshot_resp_t;
 
-typedef int raft_error_e;
-
-typedef int raft_config_e;
-
-typedef int raft_logtype_e;
-
 /**
  * The older per-event hooks of the built-in log.
  */
-typedef struct raft_log_cbs_t {
+typedef struct {
   raft_logentry_event_f log_offer;
   raft_logentry_event_f log_poll;
   raft_logentry_event_f log_pop;
@@ -213,72 +260,6 @@ typedef struct raft_log_cbs_t {
 } raft_log_cbs_t;
 
 #define RAFT_NODE_ID_NONE -1
-
-#define RAFT_ERR_NOT_LEADER -2
-
-#define RAFT_ERR_ONE_VOTING_CHANGE_ONLY -3
-
-#define RAFT_ERR_SHUTDOWN -4
-
-#define RAFT_ERR_NOMEM -5
-
-#define RAFT_ERR_SNAPSHOT_IN_PROGRESS -6
-
-#define RAFT_ERR_SNAPSHOT_ALREADY_LOADED -7
-
-#define RAFT_ERR_INVALID_NODEID -8
-
-#define RAFT_ERR_LEADER_TRANSFER_IN_PROGRESS -9
-
-#define RAFT_ERR_DONE -10
-
-#define RAFT_ERR_STALE_TERM -11
-
-#define RAFT_ERR_NOTFOUND -12
-
-#define RAFT_ERR_MISUSE -13
-
-#define RAFT_MEMBERSHIP_ADD 0
-
-#define RAFT_MEMBERSHIP_REMOVE 1
-
-#define RAFT_STATE_FOLLOWER 1
-
-#define RAFT_STATE_PRECANDIDATE 2
-
-#define RAFT_STATE_CANDIDATE 3
-
-#define RAFT_STATE_LEADER 4
-
-#define RAFT_LEADER_TRANSFER_TIMEOUT 0
-
-#define RAFT_LEADER_TRANSFER_UNEXPECTED_LEADER 1
-
-#define RAFT_LEADER_TRANSFER_EXPECTED_LEADER 2
-
-#define RAFT_CONFIG_ELECTION_TIMEOUT 1
-
-#define RAFT_CONFIG_REQUEST_TIMEOUT 2
-
-#define RAFT_CONFIG_AUTO_FLUSH 3
-
-#define RAFT_CONFIG_LOG_ENABLED 4
-
-#define RAFT_CONFIG_NONBLOCKING_APPLY 5
-
-#define RAFT_CONFIG_DISABLE_APPLY 6
-
-#define RAFT_LOGTYPE_NORMAL 0
-
-#define RAFT_LOGTYPE_ADD_NONVOTING_NODE 1
-
-#define RAFT_LOGTYPE_ADD_NODE 2
-
-#define RAFT_LOGTYPE_REMOVE_NODE 3
-
-#define RAFT_LOGTYPE_NO_OP 4
-
-#define RAFT_LOGTYPE_NUM 100
 
 #ifdef __cplusplus
 extern "C" {
@@ -288,98 +269,98 @@ extern "C" {
  * The built-in in-memory log as a `raft_log_impl_t`; `init`'s `arg` may
  * point to a `raft_log_cbs_t` to install.
  */
-extern const struct raft_log_impl_t raft_log_internal_impl;
+extern const raft_log_impl_t raft_log_internal_impl;
 
 /**
  * Forget term, vote, nodes and log.
  */
-void raft_clear(struct raft_server_t *me);
+void raft_clear(raft_server_t *me);
 
-int raft_periodic(struct raft_server_t *me);
+int raft_periodic(raft_server_t *me);
 
-raft_node_id_t raft_get_nodeid(struct raft_server_t *me);
+raft_node_id_t raft_get_nodeid(raft_server_t *me);
 
-raft_node_t *raft_get_my_node(struct raft_server_t *me);
+raft_node_t *raft_get_my_node(raft_server_t *me);
 
-int raft_get_num_nodes(struct raft_server_t *me);
+int raft_get_num_nodes(raft_server_t *me);
 
-int raft_get_num_voting_nodes(struct raft_server_t *me);
+int raft_get_num_voting_nodes(raft_server_t *me);
 
-raft_index_t raft_get_log_count(struct raft_server_t *me);
+raft_index_t raft_get_log_count(raft_server_t *me);
 
-raft_term_t raft_get_current_term(struct raft_server_t *me);
+raft_term_t raft_get_current_term(raft_server_t *me);
 
-raft_index_t raft_get_current_idx(struct raft_server_t *me);
+raft_index_t raft_get_current_idx(raft_server_t *me);
 
-raft_index_t raft_get_commit_idx(struct raft_server_t *me);
+raft_index_t raft_get_commit_idx(raft_server_t *me);
 
-int raft_is_follower(struct raft_server_t *me);
+int raft_is_follower(raft_server_t *me);
 
-int raft_is_leader(struct raft_server_t *me);
+int raft_is_leader(raft_server_t *me);
 
-int raft_is_precandidate(struct raft_server_t *me);
+int raft_is_precandidate(raft_server_t *me);
 
-int raft_is_candidate(struct raft_server_t *me);
+int raft_is_candidate(raft_server_t *me);
 
-raft_time_t raft_get_timeout_elapsed(struct raft_server_t *me);
+raft_time_t raft_get_timeout_elapsed(raft_server_t *me);
 
-raft_index_t raft_get_last_applied_idx(struct raft_server_t *me);
+raft_index_t raft_get_last_applied_idx(raft_server_t *me);
 
-int raft_get_nvotes_for_me(struct raft_server_t *me);
+int raft_get_nvotes_for_me(raft_server_t *me);
 
-raft_node_id_t raft_get_voted_for(struct raft_server_t *me);
+raft_node_id_t raft_get_voted_for(raft_server_t *me);
 
-raft_node_id_t raft_get_leader_id(struct raft_server_t *me);
+raft_node_id_t raft_get_leader_id(raft_server_t *me);
 
-raft_node_t *raft_get_leader_node(struct raft_server_t *me);
+raft_node_t *raft_get_leader_node(raft_server_t *me);
 
-int raft_pop_entry(struct raft_server_t *me);
+int raft_pop_entry(raft_server_t *me);
 
-int raft_get_state(struct raft_server_t *me);
+int raft_get_state(raft_server_t *me);
 
-raft_term_t raft_get_last_log_term(struct raft_server_t *me);
+raft_term_t raft_get_last_log_term(raft_server_t *me);
 
-int raft_apply_all(struct raft_server_t *me);
+int raft_apply_all(raft_server_t *me);
 
-int raft_become_leader(struct raft_server_t *me);
+int raft_become_leader(raft_server_t *me);
 
-void raft_become_follower(struct raft_server_t *me);
+void raft_become_follower(raft_server_t *me);
 
 /**
  * A held reference the caller releases; NULL when nothing was applied.
  */
-struct raft_entry_t *raft_get_last_applied_entry(struct raft_server_t *me);
+raft_entry_t *raft_get_last_applied_entry(raft_server_t *me);
 
-raft_index_t raft_get_first_entry_idx(struct raft_server_t *me);
+raft_index_t raft_get_first_entry_idx(raft_server_t *me);
 
-int raft_voting_change_is_in_progress(struct raft_server_t *me);
+int raft_voting_change_is_in_progress(raft_server_t *me);
 
 /**
  * The log handle its `init` returned.
  */
-void *raft_get_log(struct raft_server_t *me);
+void *raft_get_log(raft_server_t *me);
 
-raft_node_id_t raft_get_transfer_leader(struct raft_server_t *me);
+raft_node_id_t raft_get_transfer_leader(raft_server_t *me);
 
-int raft_timeout_now(struct raft_server_t *me);
+int raft_timeout_now(raft_server_t *me);
 
 /**
  * With auto-flush off: the index to make durable before `raft_flush`, or 0.
  */
-raft_index_t raft_get_index_to_sync(struct raft_server_t *me);
+raft_index_t raft_get_index_to_sync(raft_server_t *me);
 
-int raft_pending_operations(struct raft_server_t *me);
+int raft_pending_operations(raft_server_t *me);
 
 /**
  * Rebuild the configuration from the loaded log at restart.
  */
-int raft_restore_log(struct raft_server_t *me);
+int raft_restore_log(raft_server_t *me);
 
 /**
  * Allocate an entry with `data_len` zeroed payload bytes and one reference.
  * Returns NULL when memory is exhausted.
  */
-struct raft_entry_t *raft_entry_new(unsigned int data_len);
+raft_entry_t *raft_entry_new(unsigned int data_len);
 
 /**
  * Add a reference to `ety` (NULL is ignored).
@@ -387,7 +368,7 @@ struct raft_entry_t *raft_entry_new(unsigned int data_len);
  * # Safety
  * `ety` must be NULL or a live entry.
  */
-void raft_entry_hold(struct raft_entry_t *ety);
+void raft_entry_hold(raft_entry_t *ety);
 
 /**
  * Drop a reference to `ety`, freeing it when none remain (NULL is ignored).
@@ -395,7 +376,7 @@ void raft_entry_hold(struct raft_entry_t *ety);
  * # Safety
  * `ety` must be NULL or a live entry the caller holds a reference to.
  */
-void raft_entry_release(struct raft_entry_t *ety);
+void raft_entry_release(raft_entry_t *ety);
 
 /**
  * Release `len` entries of `ety_list` (the array itself is not freed).
@@ -403,7 +384,7 @@ void raft_entry_release(struct raft_entry_t *ety);
  * # Safety
  * `ety_list` must be NULL or valid for `len` pointers, each NULL or live.
  */
-void raft_entry_release_list(struct raft_entry_t **ety_list, size_t len);
+void raft_entry_release_list(raft_entry_t **ety_list, size_t len);
 
 /**
  * 1 if `ety` adds or removes a node (voting or not), else 0.
@@ -411,7 +392,7 @@ void raft_entry_release_list(struct raft_entry_t **ety_list, size_t len);
  * # Safety
  * `ety` must be NULL or a live entry.
  */
-int raft_entry_is_cfg_change(struct raft_entry_t *ety);
+int raft_entry_is_cfg_change(raft_entry_t *ety);
 
 /**
  * 1 if `ety` changes the set of voters, else 0.
@@ -419,7 +400,7 @@ int raft_entry_is_cfg_change(struct raft_entry_t *ety);
  * # Safety
  * `ety` must be NULL or a live entry.
  */
-int raft_entry_is_voting_cfg_change(struct raft_entry_t *ety);
+int raft_entry_is_voting_cfg_change(raft_entry_t *ety);
 
 /**
  * Replace the heap functions. A NULL argument restores libc's function, so
@@ -553,7 +534,7 @@ void raft_node_set_addition_committed(raft_node_t *me, int committed);
 /**
  * A new server over the built-in in-memory log.
  */
-struct raft_server_t *raft_new(void);
+raft_server_t *raft_new(void);
 
 /**
  * A new server over `log_impl`, whose `init(server, log_arg)` creates the
@@ -562,7 +543,7 @@ struct raft_server_t *raft_new(void);
  * # Safety
  * `log_impl` must be NULL or a valid vtable accepting `log_arg`.
  */
-struct raft_server_t *raft_new_with_log(const struct raft_log_impl_t *log_impl, void *log_arg);
+raft_server_t *raft_new_with_log(const raft_log_impl_t *log_impl, void *log_arg);
 
 /**
  * Free the server, its nodes and its log. Queued reads are answered with
@@ -571,7 +552,7 @@ struct raft_server_t *raft_new_with_log(const struct raft_log_impl_t *log_impl, 
  * # Safety
  * `me` must be NULL or a server from `raft_new*`, not used afterwards.
  */
-void raft_destroy(struct raft_server_t *me);
+void raft_destroy(raft_server_t *me);
 
 /**
  * The user data given to `raft_set_callbacks`; NULL for NULL or a non-server pointer.
@@ -580,7 +561,7 @@ void raft_destroy(struct raft_server_t *me);
  * `me` must be NULL or a pointer previously returned by `raft_new*`, or at least
  * point to 8 readable bytes.
  */
-void *raft_get_udata(struct raft_server_t *me);
+void *raft_get_udata(raft_server_t *me);
 
 /**
  * Install the callbacks (copied) and the user data passed to them.
@@ -588,7 +569,7 @@ void *raft_get_udata(struct raft_server_t *me);
  * # Safety
  * `me` must be NULL or a server; `funcs` NULL or a valid `raft_cbs_t`.
  */
-void raft_set_callbacks(struct raft_server_t *me, struct raft_cbs_t *funcs, void *user_data);
+void raft_set_callbacks(raft_server_t *me, raft_cbs_t *funcs, void *user_data);
 
 /**
  * The role's name.
@@ -596,25 +577,25 @@ void raft_set_callbacks(struct raft_server_t *me, struct raft_cbs_t *funcs, void
  * # Safety
  * `me` must be NULL or a server.
  */
-const char *raft_get_state_str(struct raft_server_t *me);
+const char *raft_get_state_str(raft_server_t *me);
 
 /**
  * # Safety
  * `me` must be NULL or a server.
  */
-int raft_restore_metadata(struct raft_server_t *me, raft_term_t term, raft_node_id_t vote);
+int raft_restore_metadata(raft_server_t *me, raft_term_t term, raft_node_id_t vote);
 
 /**
  * # Safety
  * `me` must be NULL or a server.
  */
-raft_node_t *raft_add_node(struct raft_server_t *me, void *user_data, raft_node_id_t id, int is_self);
+raft_node_t *raft_add_node(raft_server_t *me, void *user_data, raft_node_id_t id, int is_self);
 
 /**
  * # Safety
  * `me` must be NULL or a server.
  */
-raft_node_t *raft_add_non_voting_node(struct raft_server_t *me, void *udata, raft_node_id_t id, int is_self);
+raft_node_t *raft_add_non_voting_node(raft_server_t *me, void *udata, raft_node_id_t id, int is_self);
 
 /**
  * Remove and free `node`; a node not in this server is ignored.
@@ -622,13 +603,13 @@ raft_node_t *raft_add_non_voting_node(struct raft_server_t *me, void *udata, raf
  * # Safety
  * `me` must be NULL or a server.
  */
-void raft_remove_node(struct raft_server_t *me, raft_node_t *node);
+void raft_remove_node(raft_server_t *me, raft_node_t *node);
 
 /**
  * # Safety
  * `me` must be NULL or a server; `req` and `resp` NULL or valid.
  */
-int raft_recv_appendentries(struct raft_server_t *me, raft_node_t *_node, struct raft_appendentries_req_t *req, struct raft_appendentries_resp_t *resp);
+int raft_recv_appendentries(raft_server_t *me, raft_node_t *_node, raft_appendentries_req_t *req, raft_appendentries_resp_t *resp);
 
 /**
  * Responses from nodes that are not (or no longer) in the configuration are ignored.
@@ -636,19 +617,19 @@ int raft_recv_appendentries(struct raft_server_t *me, raft_node_t *_node, struct
  * # Safety
  * `me` must be NULL or a server; `resp` NULL or valid.
  */
-int raft_recv_appendentries_response(struct raft_server_t *me, raft_node_t *node, struct raft_appendentries_resp_t *resp);
+int raft_recv_appendentries_response(raft_server_t *me, raft_node_t *node, raft_appendentries_resp_t *resp);
 
 /**
  * # Safety
  * `me` must be NULL or a server; `req` and `resp` NULL or valid.
  */
-int raft_recv_requestvote(struct raft_server_t *me, raft_node_t *_node, struct raft_requestvote_req_t *req, struct raft_requestvote_resp_t *resp);
+int raft_recv_requestvote(raft_server_t *me, raft_node_t *_node, raft_requestvote_req_t *req, raft_requestvote_resp_t *resp);
 
 /**
  * # Safety
  * `me` must be NULL or a server; `resp` NULL or valid.
  */
-int raft_recv_requestvote_response(struct raft_server_t *me, raft_node_t *node, struct raft_requestvote_resp_t *resp);
+int raft_recv_requestvote_response(raft_server_t *me, raft_node_t *node, raft_requestvote_resp_t *resp);
 
 /**
  * Submit an entry (leader only). Its term is set to the current term; the
@@ -657,7 +638,7 @@ int raft_recv_requestvote_response(struct raft_server_t *me, raft_node_t *node, 
  * # Safety
  * `me` must be NULL or a server; `req` NULL or a live entry; `resp` NULL or valid.
  */
-int raft_recv_entry(struct raft_server_t *me, raft_entry_req_t *req, struct raft_entry_resp_t *resp);
+int raft_recv_entry(raft_server_t *me, raft_entry_req_t *req, raft_entry_resp_t *resp);
 
 /**
  * A held reference to the entry at `idx` (the caller releases it), or NULL.
@@ -665,7 +646,7 @@ int raft_recv_entry(struct raft_server_t *me, raft_entry_req_t *req, struct raft
  * # Safety
  * `me` must be NULL or a server.
  */
-struct raft_entry_t *raft_get_entry_from_idx(struct raft_server_t *me, raft_index_t idx);
+raft_entry_t *raft_get_entry_from_idx(raft_server_t *me, raft_index_t idx);
 
 /**
  * The entries from `idx` on, as an array from `raft_malloc` of held
@@ -675,13 +656,13 @@ struct raft_entry_t *raft_get_entry_from_idx(struct raft_server_t *me, raft_inde
  * # Safety
  * `me` must be NULL or a server; `n_etys` NULL or valid.
  */
-struct raft_entry_t **raft_get_entries_from_idx(struct raft_server_t *me, raft_index_t idx, raft_index_t *n_etys);
+raft_entry_t **raft_get_entries_from_idx(raft_server_t *me, raft_index_t idx, raft_index_t *n_etys);
 
 /**
  * # Safety
  * `me` must be NULL or a server.
  */
-raft_node_t *raft_get_node(struct raft_server_t *me, raft_node_id_t id);
+raft_node_t *raft_get_node(raft_server_t *me, raft_node_id_t id);
 
 /**
  * The node at position `idx` (insertion order); NULL when out of range.
@@ -689,25 +670,25 @@ raft_node_t *raft_get_node(struct raft_server_t *me, raft_node_id_t id);
  * # Safety
  * `me` must be NULL or a server.
  */
-raft_node_t *raft_get_node_from_idx(struct raft_server_t *me, raft_index_t idx);
+raft_node_t *raft_get_node_from_idx(raft_server_t *me, raft_index_t idx);
 
 /**
  * # Safety
  * `me` must be NULL or a server.
  */
-int raft_vote(struct raft_server_t *me, raft_node_t *node);
+int raft_vote(raft_server_t *me, raft_node_t *node);
 
 /**
  * # Safety
  * `me` must be NULL or a server.
  */
-int raft_vote_for_nodeid(struct raft_server_t *me, raft_node_id_t nodeid);
+int raft_vote_for_nodeid(raft_server_t *me, raft_node_id_t nodeid);
 
 /**
  * # Safety
  * `me` must be NULL or a server.
  */
-int raft_set_current_term(struct raft_server_t *me, raft_term_t term);
+int raft_set_current_term(raft_server_t *me, raft_term_t term);
 
 /**
  * Set the commit index (never past the last entry, never backwards).
@@ -715,7 +696,7 @@ int raft_set_current_term(struct raft_server_t *me, raft_term_t term);
  * # Safety
  * `me` must be NULL or a server.
  */
-void raft_set_commit_idx(struct raft_server_t *me, raft_index_t commit_idx);
+void raft_set_commit_idx(raft_server_t *me, raft_index_t commit_idx);
 
 /**
  * Append an entry as is (reloading a log at restart); the log holds its own reference.
@@ -723,7 +704,7 @@ void raft_set_commit_idx(struct raft_server_t *me, raft_index_t commit_idx);
  * # Safety
  * `me` must be NULL or a server; `ety` NULL or a live entry.
  */
-int raft_append_entry(struct raft_server_t *me, struct raft_entry_t *ety);
+int raft_append_entry(raft_server_t *me, raft_entry_t *ety);
 
 /**
  * 1 committed, 0 not yet (or unknown), -1 overwritten by another leader.
@@ -731,13 +712,13 @@ int raft_append_entry(struct raft_server_t *me, struct raft_entry_t *ety);
  * # Safety
  * `me` must be NULL or a server; `r` NULL or valid.
  */
-int raft_msg_entry_response_committed(struct raft_server_t *me, const struct raft_entry_resp_t *r);
+int raft_msg_entry_response_committed(raft_server_t *me, const raft_entry_resp_t *r);
 
 /**
  * # Safety
  * `me` must be NULL or a server; `ety` NULL or a live entry.
  */
-void raft_handle_append_cfg_change(struct raft_server_t *me, struct raft_entry_t *ety, raft_index_t idx);
+void raft_handle_append_cfg_change(raft_server_t *me, raft_entry_t *ety, raft_index_t idx);
 
 /**
  * Queue a linearizable read; `cb(cb_arg, 1)` once safe, `cb(cb_arg, 0)` if
@@ -746,19 +727,19 @@ void raft_handle_append_cfg_change(struct raft_server_t *me, struct raft_entry_t
  * # Safety
  * `me` must be NULL or a server; `cb` must accept `cb_arg` until it is called.
  */
-int raft_recv_read_request(struct raft_server_t *me, raft_read_request_callback_f cb, void *cb_arg);
+int raft_recv_read_request(raft_server_t *me, raft_read_request_callback_f cb, void *cb_arg);
 
 /**
  * # Safety
  * `me` must be NULL or a server.
  */
-int raft_transfer_leader(struct raft_server_t *me, raft_node_id_t node_id, long timeout);
+int raft_transfer_leader(raft_server_t *me, raft_node_id_t node_id, long timeout);
 
 /**
  * # Safety
  * `me` must be NULL or a server.
  */
-int raft_flush(struct raft_server_t *me, raft_index_t sync_index);
+int raft_flush(raft_server_t *me, raft_index_t sync_index);
 
 /**
  * Start a snapshot: apply everything committed and freeze its index.
@@ -767,7 +748,7 @@ int raft_flush(struct raft_server_t *me, raft_index_t sync_index);
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-int raft_begin_snapshot(struct raft_server_t *me);
+int raft_begin_snapshot(raft_server_t *me);
 
 /**
  * Finish the snapshot: compact the log up to it. -1 when none is in progress.
@@ -775,7 +756,7 @@ int raft_begin_snapshot(struct raft_server_t *me);
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-int raft_end_snapshot(struct raft_server_t *me);
+int raft_end_snapshot(raft_server_t *me);
 
 /**
  * Abandon the snapshot in progress.
@@ -783,7 +764,7 @@ int raft_end_snapshot(struct raft_server_t *me);
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-int raft_cancel_snapshot(struct raft_server_t *me);
+int raft_cancel_snapshot(raft_server_t *me);
 
 /**
  * 1 while a snapshot is being taken.
@@ -791,7 +772,7 @@ int raft_cancel_snapshot(struct raft_server_t *me);
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-int raft_snapshot_is_in_progress(struct raft_server_t *me);
+int raft_snapshot_is_in_progress(raft_server_t *me);
 
 /**
  * 1 when committed entries may be applied now.
@@ -799,7 +780,7 @@ int raft_snapshot_is_in_progress(struct raft_server_t *me);
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-int raft_is_apply_allowed(struct raft_server_t *me);
+int raft_is_apply_allowed(raft_server_t *me);
 
 /**
  * How many entries a snapshot taken now would compact.
@@ -807,7 +788,7 @@ int raft_is_apply_allowed(struct raft_server_t *me);
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-raft_index_t raft_get_num_snapshottable_logs(struct raft_server_t *me);
+raft_index_t raft_get_num_snapshottable_logs(raft_server_t *me);
 
 /**
  * Last index covered by the snapshot.
@@ -815,7 +796,7 @@ raft_index_t raft_get_num_snapshottable_logs(struct raft_server_t *me);
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-raft_index_t raft_get_snapshot_last_idx(struct raft_server_t *me);
+raft_index_t raft_get_snapshot_last_idx(raft_server_t *me);
 
 /**
  * Term of the last entry covered by the snapshot.
@@ -823,7 +804,7 @@ raft_index_t raft_get_snapshot_last_idx(struct raft_server_t *me);
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-raft_term_t raft_get_snapshot_last_term(struct raft_server_t *me);
+raft_term_t raft_get_snapshot_last_term(raft_server_t *me);
 
 /**
  * Set the snapshot's (and the applied) index and term.
@@ -831,7 +812,7 @@ raft_term_t raft_get_snapshot_last_term(struct raft_server_t *me);
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-void raft_set_snapshot_metadata(struct raft_server_t *me, raft_term_t term, raft_index_t idx);
+void raft_set_snapshot_metadata(raft_server_t *me, raft_term_t term, raft_index_t idx);
 
 /**
  * At restart, adopt the snapshot the application restored.
@@ -840,7 +821,7 @@ void raft_set_snapshot_metadata(struct raft_server_t *me, raft_term_t term, raft
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-int raft_restore_snapshot(struct raft_server_t *me, raft_term_t last_included_term, raft_index_t last_included_index);
+int raft_restore_snapshot(raft_server_t *me, raft_term_t last_included_term, raft_index_t last_included_index);
 
 /**
  * Start loading a received snapshot (removes every other node).
@@ -848,7 +829,7 @@ int raft_restore_snapshot(struct raft_server_t *me, raft_term_t last_included_te
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-int raft_begin_load_snapshot(struct raft_server_t *me, raft_term_t last_included_term, raft_index_t last_included_index);
+int raft_begin_load_snapshot(raft_server_t *me, raft_term_t last_included_term, raft_index_t last_included_index);
 
 /**
  * Finish loading; `RAFT_ERR_MISUSE` without `raft_begin_load_snapshot`.
@@ -856,7 +837,7 @@ int raft_begin_load_snapshot(struct raft_server_t *me, raft_term_t last_included
  * # Safety
  * `me` must be NULL or a server from `raft_new*`.
  */
-int raft_end_load_snapshot(struct raft_server_t *me);
+int raft_end_load_snapshot(raft_server_t *me);
 
 /**
  * Handle a snapshot chunk from the leader; `resp` is always filled in.
@@ -866,7 +847,7 @@ int raft_end_load_snapshot(struct raft_server_t *me);
  * `me` must be NULL or a server; `req` and `resp` NULL or valid, with
  * `req->chunk.data` valid for `req->chunk.len` bytes.
  */
-int raft_recv_snapshot(struct raft_server_t *me, raft_node_t *node, struct raft_snapshot_req_t *req, struct raft_snapshot_resp_t *resp);
+int raft_recv_snapshot(raft_server_t *me, raft_node_t *node, raft_snapshot_req_t *req, raft_snapshot_resp_t *resp);
 
 /**
  * Handle a follower's answer to a snapshot chunk. -1 for a node that is not
@@ -875,7 +856,7 @@ int raft_recv_snapshot(struct raft_server_t *me, raft_node_t *node, struct raft_
  * # Safety
  * `me` must be NULL or a server; `resp` NULL or valid.
  */
-int raft_recv_snapshot_response(struct raft_server_t *me, raft_node_t *node, struct raft_snapshot_resp_t *resp);
+int raft_recv_snapshot_response(raft_server_t *me, raft_node_t *node, raft_snapshot_resp_t *resp);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,9 +1,10 @@
 /* libraft-rs: the built-in in-memory log's own functions (upstream's
- * raft_log.h). Most programs only need raft_log_internal_impl from raft.h. */
+ * raft_log.h). Most programs only need raft_log_internal_impl from raft.h.
+ * Include raft.h first, as with upstream. */
 #ifndef RAFT_LOG_H_
 #define RAFT_LOG_H_
 
-#include "raft.h"
+#include "raft_types.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,10 +1,11 @@
 /* libraft-rs: internal functions that upstream libraft exports for its own
- * test programs and simulator. Not a stable API: new code should use raft.h. */
+ * test programs and simulator. Not a stable API: new code should use raft.h.
+ * Include raft.h first (as with upstream: this header does not include it,
+ * so that tools that preprocess each header separately, like cffi, work). */
 #ifndef RAFT_PRIVATE_H_
 #define RAFT_PRIVATE_H_
 
-#include <stddef.h>
-#include "raft.h"
+#include "raft_types.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -8,17 +8,24 @@ use std::mem::{align_of, offset_of, size_of};
 
 use raft::ffi::types::*;
 
-/// Layout facts from bindgen's output: "Size of X", "Alignment of X",
-/// "Offset of field: X::f" mapped to their values.
-fn c_layouts() -> HashMap<String, usize> {
+/// bindgen's Rust rendering of `include/raft.h`.
+fn bindings() -> String {
     let dir = env!("CARGO_MANIFEST_DIR");
-    let code = bindgen::Builder::default()
+    bindgen::Builder::default()
         .header(format!("{dir}/include/raft.h"))
         .clang_arg(format!("-I{dir}/include"))
         .allowlist_type("raft_.*")
+        .allowlist_var("RAFT_.*")
+        .prepend_enum_name(false)
         .generate()
         .expect("bindgen on include/raft.h")
-        .to_string();
+        .to_string()
+}
+
+/// Layout facts from bindgen's output: "Size of X", "Alignment of X",
+/// "Offset of field: X::f" mapped to their values.
+fn c_layouts() -> HashMap<String, usize> {
+    let code = bindings();
     let mut facts = HashMap::new();
     // Assertions look like ["Size of raft_entry_t"][::std::mem::size_of::<raft_entry_t>() - 40usize];
     // and rustfmt may wrap them, so search the whitespace-flattened text.
@@ -37,9 +44,14 @@ fn c_layouts() -> HashMap<String, usize> {
     facts
 }
 
+/// Compare the Rust layout of `$t` with bindgen's facts for the C struct
+/// `$cname` (bindgen names a struct by its tag when it has one).
 macro_rules! check_struct {
-    ($facts:expr, $bad:expr, $t:ident { $($f:ident),* }) => {{
-        let name = stringify!($t);
+    ($facts:expr, $bad:expr, $t:ident { $($f:ident),* }) => {
+        check_struct!($facts, $bad, $t = stringify!($t), { $($f),* })
+    };
+    ($facts:expr, $bad:expr, $t:ident = $cname:expr, { $($f:ident),* }) => {{
+        let name = $cname;
         let mut want = vec![(format!("Size of {name}"), size_of::<$t>()), (format!("Alignment of {name}"), align_of::<$t>())];
         $( want.push((format!("Offset of field: {name}::{}", stringify!($f)), offset_of!($t, $f))); )*
         for (label, rust) in want {
@@ -63,7 +75,8 @@ fn repr_c_types_match_the_header() {
     check_struct!(
         facts,
         bad,
-        raft_entry_t {
+        raft_entry_t = "raft_entry",
+        {
             term,
             id,
             type_,
@@ -218,4 +231,103 @@ fn integer_typedefs_have_c_widths() {
     assert_eq!(size_of::<raft_time_t>(), 8);
     assert_eq!(size_of::<raft_node_id_t>(), 4);
     assert_eq!(size_of::<raft_entry_id_t>(), 4);
+}
+
+#[test]
+fn enum_constants_match_the_rust_constants() {
+    // bindgen renders each enumerator as `pub const NAME: type = value;`.
+    let code = bindings();
+    let mut c = HashMap::new();
+    for line in code.lines() {
+        let Some(rest) = line.trim().strip_prefix("pub const ") else {
+            continue;
+        };
+        let Some((name, rest)) = rest.split_once(':') else {
+            continue;
+        };
+        let Some(value) = rest.split_once(" = ").map(|(_, v)| v.trim_end_matches(';')) else {
+            continue;
+        };
+        if let Ok(v) = value.parse::<i64>() {
+            c.insert(name.to_string(), v);
+        }
+    }
+    let rust: &[(&str, i64)] = &[
+        ("RAFT_NODE_ID_NONE", RAFT_NODE_ID_NONE.into()),
+        ("RAFT_ERR_NOT_LEADER", RAFT_ERR_NOT_LEADER.into()),
+        (
+            "RAFT_ERR_ONE_VOTING_CHANGE_ONLY",
+            RAFT_ERR_ONE_VOTING_CHANGE_ONLY.into(),
+        ),
+        ("RAFT_ERR_SHUTDOWN", RAFT_ERR_SHUTDOWN.into()),
+        ("RAFT_ERR_NOMEM", RAFT_ERR_NOMEM.into()),
+        (
+            "RAFT_ERR_SNAPSHOT_IN_PROGRESS",
+            RAFT_ERR_SNAPSHOT_IN_PROGRESS.into(),
+        ),
+        (
+            "RAFT_ERR_SNAPSHOT_ALREADY_LOADED",
+            RAFT_ERR_SNAPSHOT_ALREADY_LOADED.into(),
+        ),
+        ("RAFT_ERR_INVALID_NODEID", RAFT_ERR_INVALID_NODEID.into()),
+        (
+            "RAFT_ERR_LEADER_TRANSFER_IN_PROGRESS",
+            RAFT_ERR_LEADER_TRANSFER_IN_PROGRESS.into(),
+        ),
+        ("RAFT_ERR_DONE", RAFT_ERR_DONE.into()),
+        ("RAFT_ERR_STALE_TERM", RAFT_ERR_STALE_TERM.into()),
+        ("RAFT_ERR_NOTFOUND", RAFT_ERR_NOTFOUND.into()),
+        ("RAFT_ERR_MISUSE", RAFT_ERR_MISUSE.into()),
+        ("RAFT_MEMBERSHIP_ADD", RAFT_MEMBERSHIP_ADD.into()),
+        ("RAFT_MEMBERSHIP_REMOVE", RAFT_MEMBERSHIP_REMOVE.into()),
+        ("RAFT_STATE_FOLLOWER", RAFT_STATE_FOLLOWER.into()),
+        ("RAFT_STATE_PRECANDIDATE", RAFT_STATE_PRECANDIDATE.into()),
+        ("RAFT_STATE_CANDIDATE", RAFT_STATE_CANDIDATE.into()),
+        ("RAFT_STATE_LEADER", RAFT_STATE_LEADER.into()),
+        (
+            "RAFT_LEADER_TRANSFER_TIMEOUT",
+            RAFT_LEADER_TRANSFER_TIMEOUT.into(),
+        ),
+        (
+            "RAFT_LEADER_TRANSFER_UNEXPECTED_LEADER",
+            RAFT_LEADER_TRANSFER_UNEXPECTED_LEADER.into(),
+        ),
+        (
+            "RAFT_LEADER_TRANSFER_EXPECTED_LEADER",
+            RAFT_LEADER_TRANSFER_EXPECTED_LEADER.into(),
+        ),
+        (
+            "RAFT_CONFIG_ELECTION_TIMEOUT",
+            RAFT_CONFIG_ELECTION_TIMEOUT.into(),
+        ),
+        (
+            "RAFT_CONFIG_REQUEST_TIMEOUT",
+            RAFT_CONFIG_REQUEST_TIMEOUT.into(),
+        ),
+        ("RAFT_CONFIG_AUTO_FLUSH", RAFT_CONFIG_AUTO_FLUSH.into()),
+        ("RAFT_CONFIG_LOG_ENABLED", RAFT_CONFIG_LOG_ENABLED.into()),
+        (
+            "RAFT_CONFIG_NONBLOCKING_APPLY",
+            RAFT_CONFIG_NONBLOCKING_APPLY.into(),
+        ),
+        (
+            "RAFT_CONFIG_DISABLE_APPLY",
+            RAFT_CONFIG_DISABLE_APPLY.into(),
+        ),
+        ("RAFT_LOGTYPE_NORMAL", RAFT_LOGTYPE_NORMAL.into()),
+        (
+            "RAFT_LOGTYPE_ADD_NONVOTING_NODE",
+            RAFT_LOGTYPE_ADD_NONVOTING_NODE.into(),
+        ),
+        ("RAFT_LOGTYPE_ADD_NODE", RAFT_LOGTYPE_ADD_NODE.into()),
+        ("RAFT_LOGTYPE_REMOVE_NODE", RAFT_LOGTYPE_REMOVE_NODE.into()),
+        ("RAFT_LOGTYPE_NO_OP", RAFT_LOGTYPE_NO_OP.into()),
+        ("RAFT_LOGTYPE_NUM", RAFT_LOGTYPE_NUM.into()),
+    ];
+    let bad: Vec<_> = rust
+        .iter()
+        .filter(|(name, v)| c.get(*name) != Some(v))
+        .map(|(name, v)| format!("{name}: C {:?}, Rust {v}", c.get(*name)))
+        .collect();
+    assert!(bad.is_empty(), "constant mismatches:\n{}", bad.join("\n"));
 }

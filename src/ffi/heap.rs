@@ -154,3 +154,37 @@ unsafe impl GlobalAlloc for RaftAllocator {
 #[cfg(feature = "capi")]
 #[global_allocator]
 static GLOBAL: RaftAllocator = RaftAllocator;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn over_aligned_blocks_round_trip() {
+        for align in [16, 64, 4096] {
+            let layout = Layout::from_size_align(100, align).unwrap();
+            unsafe {
+                let p = RaftAllocator.alloc_zeroed(layout);
+                assert!(!p.is_null());
+                assert_eq!(p as usize % align, 0);
+                assert!(std::slice::from_raw_parts(p, 100).iter().all(|&b| b == 0));
+                p.write_bytes(7, 100);
+                let q = RaftAllocator.realloc(p, layout, 5000);
+                assert_eq!(q as usize % align, 0);
+                assert_eq!(*q.add(99), 7);
+                RaftAllocator.dealloc(q, Layout::from_size_align(5000, align).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn small_alignments_use_the_hooks_directly() {
+        let layout = Layout::from_size_align(24, 8).unwrap();
+        unsafe {
+            let p = RaftAllocator.alloc(layout);
+            assert!(!p.is_null());
+            let q = RaftAllocator.realloc(p, layout, 48);
+            RaftAllocator.dealloc(q, Layout::from_size_align(48, 8).unwrap());
+        }
+    }
+}

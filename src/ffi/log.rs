@@ -14,7 +14,7 @@ use std::ffi::{c_int, c_long, c_void};
 use std::ptr;
 
 use super::boundary::guard;
-use super::entry::CEntry;
+use super::entry::{raft_entry_release, CEntry};
 use super::server::{raft_get_udata, raft_server_t};
 use super::types::*;
 use crate::core::{self, Error, Index, LogStore, MemoryLog, Term};
@@ -375,21 +375,19 @@ unsafe extern "C" fn li_reset(log: *mut c_void, first_idx: raft_index_t, _term: 
 }
 
 unsafe extern "C" fn li_append(log: *mut c_void, entry: *mut raft_entry_t) -> c_int {
+    // The log keeps a reference of its own.
     let (Some(l), Some(e)) = (internal(log), CEntry::from_borrowed(entry)) else {
         return RAFT_ERR_MISUSE;
     };
-    guard(RAFT_ERR_MISUSE, || {
-        let r = l.append_owned(e.clone());
-        // On success the log keeps the clone; on failure drop our hold too.
-        drop(e);
-        if r.is_err() {
+    guard(RAFT_ERR_MISUSE, || match l.append_owned(e) {
+        Ok(()) => 0,
+        Err(err) => {
+            // A refused entry is handed back: drop the hold taken above.
             raft_entry_release(entry);
+            err.code()
         }
-        core::to_code(r)
     })
 }
-
-use super::entry::raft_entry_release;
 
 unsafe extern "C" fn li_poll(log: *mut c_void, first_idx: raft_index_t) -> c_int {
     let Some(l) = internal(log) else {
@@ -646,5 +644,66 @@ impl LogStore<CEntry> for VtableLog {
             Some(f) => Error::check(unsafe { f(self.log) }),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::Entry;
+
+    fn entry(id: i32) -> CEntry {
+        CEntry::create(1, id, 0, b"x").unwrap()
+    }
+
+    /// Exercise a `VtableLog`: the built-in one directly, or through C calls
+    /// when `copy` hides that the vtable is the built-in one.
+    fn exercise(copy: bool) {
+        let vt = raft_log_internal_impl;
+        let imp: *const raft_log_impl_t = if copy { &vt } else { &raft_log_internal_impl };
+        let log = unsafe { VtableLog::new(imp, ptr::null_mut(), ptr::null_mut()) }.unwrap();
+        assert_eq!(log.builtin, !copy);
+        let es: Vec<CEntry> = (1..=5).map(entry).collect();
+        for e in &es {
+            log.append(e).unwrap();
+        }
+        assert_eq!(es[0].refs(), 2, "the log holds its own reference");
+        assert_eq!((log.first_idx(), log.current_idx(), log.count()), (1, 5, 5));
+        assert_eq!(log.get(3).unwrap().id(), 3);
+        assert!(log.get(6).is_none());
+        let mut out = Vec::new();
+        assert_eq!(log.get_batch(2, 3, &mut out), 3);
+        assert_eq!(out.iter().map(|e| e.id()).collect::<Vec<_>>(), [2, 3, 4]);
+        drop(out);
+        let mut seen = Vec::new();
+        log.pop(4, &mut |e: &CEntry, i| seen.push((e.id(), i)))
+            .unwrap();
+        assert_eq!(seen, [(5, 5), (4, 4)]);
+        log.poll(3).unwrap();
+        assert_eq!((log.first_idx(), log.current_idx()), (3, 3));
+        assert_eq!(es[0].refs(), 1, "polled entries are released");
+        log.reset(10, 2);
+        assert_eq!(
+            (log.first_idx(), log.current_idx(), log.count()),
+            (10, 9, 0)
+        );
+        log.sync().unwrap();
+        drop(log);
+        assert!(es.iter().all(|e| e.refs() == 1));
+    }
+
+    #[test]
+    fn builtin_log_through_vtable_log() {
+        exercise(false);
+    }
+
+    #[test]
+    fn c_calls_and_notify_trampoline() {
+        exercise(true);
+    }
+
+    #[test]
+    fn null_vtable_is_refused() {
+        assert!(unsafe { VtableLog::new(ptr::null(), ptr::null_mut(), ptr::null_mut()) }.is_none());
     }
 }

@@ -27,15 +27,24 @@ pub(crate) const SERVER_MAGIC: u64 = 0x7261_6674_2d72_7321; // "raft-rs!"
 /// The server as the C layer instantiates it.
 pub type CServer = Server<CEntry, VtableLog, CHost>;
 
-/// The server handle C code holds (opaque to C). `repr(C)` keeps the magic
-/// at offset 0.
+/// The server handle C code holds (opaque to C).
+pub struct raft_server_t(Fields);
+
+/// `repr(C)` keeps the magic at offset 0, where `handle` looks for it.
 #[repr(C)]
-pub struct raft_server_t {
+pub struct Fields {
     magic: Cell<u64>,
     /// The user's pointer passed to `raft_set_callbacks`.
     udata: Cell<*mut c_void>,
     /// Set once the log's `init` returned (it receives this handle first).
     server: OnceCell<CServer>,
+}
+
+impl std::ops::Deref for raft_server_t {
+    type Target = Fields;
+    fn deref(&self) -> &Fields {
+        &self.0
+    }
 }
 
 impl raft_server_t {
@@ -90,7 +99,11 @@ fn node_ptr(n: Option<Rc<Node>>) -> *mut raft_node_t {
 }
 
 /// Run `f` on the server behind `me` inside the panic guard; `default` for a bad pointer.
-pub(crate) unsafe fn with<T>(me: *mut raft_server_t, default: T, f: impl FnOnce(&CServer) -> T) -> T {
+pub(crate) unsafe fn with<T>(
+    me: *mut raft_server_t,
+    default: T,
+    f: impl FnOnce(&CServer) -> T,
+) -> T {
     match server(me) {
         Some(s) => guard(default, || f(s)),
         None => default,
@@ -133,24 +146,24 @@ pub unsafe extern "C" fn raft_new_with_log(
         if log_impl.is_null() {
             return ptr::null_mut();
         }
-        let me = Box::into_raw(Box::new(raft_server_t {
+        let me = Box::into_raw(Box::new(raft_server_t(Fields {
             magic: Cell::new(SERVER_MAGIC),
             udata: Cell::new(ptr::null_mut()),
             server: OnceCell::new(),
-        }));
+        })));
         let log = match VtableLog::new(log_impl, me, log_arg) {
             Some(log) if !log.handle().is_null() => log,
             other => {
                 // init failed: nothing to free, as upstream.
                 std::mem::forget(other);
-                (*me).magic.set(0);
+                (&*me).magic.set(0);
                 drop(Box::from_raw(me));
                 return ptr::null_mut();
             }
         };
         let s = Server::new(log, CHost::new(me));
-        let _ = (*me).server.set(s);
-        if let Some(s) = (*me).server.get() {
+        let _ = (&*me).server.set(s);
+        if let Some(s) = (&*me).server.get() {
             s.randomize_election_timeout();
         }
         me

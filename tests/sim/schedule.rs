@@ -261,11 +261,10 @@ fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<Healed, String> {
             }
             None => {
                 // Lost with a leader change before anyone committed it: submit again.
-                let held = c.up_ids().iter().filter_map(|id| c.server(*id)).any(|s| {
-                    s.log().get_entry(idx).is_some_and(|e| e.key() == key)
-                });
-                if !held {
-                    target = None;
+                if let Some((_, l)) = c.leader() {
+                    if !l.log().get_entry(idx).is_some_and(|e| e.key() == key) {
+                        target = None;
+                    }
                 }
             }
         }

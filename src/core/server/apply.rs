@@ -47,7 +47,17 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                 node.set_has_sufficient_logs(true);
             }
             log_type::ADD_NONVOTING_NODE => node.set_addition_committed(true),
-            log_type::REMOVE_NODE => self.remove_node(&node),
+            log_type::REMOVE_NODE => {
+                let was_me = self
+                    .my_node()
+                    .is_some_and(|m| std::rc::Rc::ptr_eq(&m, &node));
+                self.remove_node(&node);
+                // A leader that removed itself hands over: it no longer belongs
+                // to the cluster, and its heartbeats would stall elections.
+                if was_me && self.is_leader() {
+                    self.become_follower();
+                }
+            }
             _ => {}
         }
         Ok(true)

@@ -602,6 +602,7 @@ fn edge_cases_do_not_crash() {
     s.recv_entry(&cfg(log_type::REMOVE_NODE, 1)).unwrap();
     ok_resp(&s, 2, s.current_idx(), 5);
     assert!(s.my_node().is_none());
+    assert!(s.is_follower());
     assert_eq!(s.num_nodes(), 1);
     let _ = s.periodic_internal(5000);
     let n2 = s.node(2).unwrap();
