@@ -264,8 +264,10 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         self.accept_leader(req.leader_id);
         self.reset_transfer_leader(false);
 
-        if req.snapshot_index <= self.snapshot_last_idx() {
-            // We already have it (or a newer one): tell the leader it is done.
+        // Everything the snapshot covers is already ours: in our snapshot, or
+        // committed in our log (committed entries are the same on every
+        // server). Loading it would only fail; tell the leader it is done.
+        if req.snapshot_index <= self.snapshot_last_idx().max(self.commit_idx()) {
             resp.last_chunk = true;
             resp.offset = req.chunk.offset.saturating_add(len);
             resp.success = true;

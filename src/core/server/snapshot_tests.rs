@@ -392,6 +392,36 @@ fn newer_snapshot_or_new_leader_discards_the_partial_one() {
 }
 
 #[test]
+fn snapshot_of_entries_already_committed_here_is_not_transferred() {
+    let l = leader_with(2, 3);
+    *l.host().snap.borrow_mut() = b"0123456789".to_vec();
+    let f = server(2, 2);
+    // The follower holds and has committed everything the snapshot will cover.
+    for m in l.host().sent_ae.borrow().iter() {
+        let _ = f.recv_appendentries(&m.1);
+    }
+    l.host().sent_ae.borrow_mut().clear();
+    let (_, ae) = {
+        let n2 = l.node(2).unwrap();
+        n2.set_next_idx(1);
+        l.send_appendentries(&n2).unwrap();
+        l.host().sent_ae.borrow().last().cloned().unwrap()
+    };
+    let (r, _) = f.recv_appendentries(&ae);
+    assert!(r.success);
+    assert_eq!(f.commit_idx(), 4);
+    l.node(2).unwrap().set_next_idx(1);
+    l.begin_snapshot().unwrap();
+    l.end_snapshot().unwrap();
+    let resps = pump(&l, &f, None);
+    assert!(resps.iter().all(|r| r.success && r.last_chunk));
+    assert_eq!(f.host().stores.get(), 0);
+    assert!(f.host().loaded.borrow().is_empty());
+    assert_eq!((f.current_idx(), f.log_count()), (4, 4));
+    assert_eq!(l.node(2).unwrap().next_idx(), 5);
+}
+
+#[test]
 fn stale_term_chunk_is_refused_without_storing() {
     let f = server(2, 2);
     f.set_current_term(5).unwrap();
