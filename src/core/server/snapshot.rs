@@ -54,8 +54,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         !c.disable_apply && (!self.snapshot_is_in_progress() || c.nonblocking_apply)
     }
 
-    /// Number of entries a snapshot taken now would remove from the log. A log
-    /// of one entry is never compacted, so that the last entry's term stays readable.
+    /// Number of entries a snapshot taken now would remove from the log
+    /// (0, as with upstream, while the log holds at most one entry).
     pub fn num_snapshottable_logs(&self) -> Index {
         if self.log_count() <= 1 {
             return 0;
