@@ -30,7 +30,7 @@ pub type CServer = Server<CEntry, VtableLog, CHost>;
 /// The server handle C code holds (opaque to C).
 pub struct raft_server_t(Fields);
 
-/// `repr(C)` keeps the magic at offset 0, where [`handle`] looks for it.
+/// `repr(C)` keeps the magic at offset 0, where `handle` looks for it.
 #[repr(C)]
 pub struct Fields {
     magic: Cell<u64>,

@@ -17,8 +17,6 @@ pub struct Shared {
     /// True while faults are injected (hosts add their own: back-pressure...).
     pub chaos: Cell<bool>,
     pub trace: bool,
-    /// Avoid schedules that hit BUG-SIM-1/2 (see `schedule::WORKAROUND_REMOVAL_LIVENESS`).
-    pub workaround: bool,
     /// Servers apply entries while a snapshot is being taken.
     pub nonblocking_apply: bool,
     next_entry_id: Cell<EntryId>,
@@ -36,8 +34,8 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(trace: bool, workaround: bool, nonblocking_apply: bool) -> Shared {
-        Shared { trace, workaround, nonblocking_apply, ..Shared::default() }
+    pub fn new(trace: bool, nonblocking_apply: bool) -> Shared {
+        Shared { trace, nonblocking_apply, ..Shared::default() }
     }
 
     pub fn violation(&self, msg: String) {

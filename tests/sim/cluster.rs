@@ -63,9 +63,9 @@ pub struct Counts {
 
 impl Cluster {
     /// `n` voters whose logs start with the configuration entries that name them.
-    pub fn new(seed: u64, n: usize, faults: Faults, trace: bool, workaround: bool, nonblocking_apply: bool) -> Cluster {
+    pub fn new(seed: u64, n: usize, faults: Faults, trace: bool, nonblocking_apply: bool) -> Cluster {
         let mut rng = Rng::new(seed);
-        let shared = Rc::new(Shared::new(trace, workaround, nonblocking_apply));
+        let shared = Rc::new(Shared::new(trace, nonblocking_apply));
         let mut c = Cluster {
             shared,
             net: Network::new(faults),
@@ -464,10 +464,6 @@ impl Cluster {
         }
         let others: Vec<NodeId> = leader.nodes().iter().map(|n| n.id()).filter(|n| *n != lid).collect();
         if others.len() < 2 {
-            return;
-        }
-        if self.shared.workaround && (leader.num_voting_nodes() <= 2 || leader.nodes().iter().any(|n| !n.is_active())) {
-            // BUG-SIM-1/2: a removal the core cannot commit (see schedule.rs).
             return;
         }
         let Some(&victim) = self.rng.pick(&others) else { return };

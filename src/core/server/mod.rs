@@ -4,6 +4,24 @@
 //! [`Server`]. State lives in `Cell`s and `RefCell`s so every method takes
 //! `&self`: host and log callbacks may re-enter the server, so no `RefCell`
 //! borrow is ever held across one of them.
+//!
+//! The behaviour follows upstream libraft 7371bc92 (return codes, callback
+//! order, message fields, when the election timeout is re-randomized), with
+//! these deliberate differences:
+//!
+//! * Majorities (commit, elections, check-quorum, the single-voter shortcut)
+//!   count voting nodes that are *active*: a REMOVE_NODE takes effect when
+//!   appended, as in Raft's single-server changes, so removing a voter from a
+//!   two-voter cluster commits. Reads also need a majority of all voters.
+//! * A node that cannot vote never campaigns; a leader that applies its own
+//!   removal steps down.
+//! * A follower commits only up to what the request proved to match, and
+//!   entries a snapshot already covers are skipped instead of re-appended.
+//! * Bad input is refused instead of asserted: unknown nodes, duplicate
+//!   ADD_NODE (also on rollback), REMOVE_NODE rollbacks for unknown nodes,
+//!   deleting committed entries, a commit index past the log.
+//! * A host that fetches no entries to send ends the send loop instead of spinning.
+//! * `raft_recv_entry` answers `NotLeader` before checking voting changes.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
