@@ -76,7 +76,7 @@ test:
 	cat $(BUILD)/ctests.total 2>/dev/null; [ -z "$$failed" ]
 
 cargo-test:
-	$(CARGO) test
+	RAFT_ABI_JSON=$(SHARED)/abi/raft-abi.json $(CARGO) test
 
 check-abi: lib
 	@if [ -x "$(CHECK_ABI)" ]; then \
