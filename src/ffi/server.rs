@@ -88,9 +88,7 @@ pub(crate) fn node_of(s: &CServer, p: *mut raft_node_t) -> Option<Rc<Node>> {
     if p.is_null() {
         return None;
     }
-    s.nodes()
-        .into_iter()
-        .find(|n| ptr::eq(Rc::as_ptr(n), p as *const Node))
+    s.node_by_addr(p as usize)
 }
 
 fn node_ptr(n: Option<Rc<Node>>) -> *mut raft_node_t {

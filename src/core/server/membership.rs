@@ -48,7 +48,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             let mut nodes = self.nodes.borrow_mut();
             nodes.list.push(node.clone());
             nodes.by_id.insert(id, node.clone());
+            nodes.by_addr.insert(super::addr(&node), node.clone());
         }
+        crate::core::node::bump_epoch();
         if is_self {
             *self.my_node.borrow_mut() = Some(node.clone());
         }
@@ -84,7 +86,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             let mut nodes = self.nodes.borrow_mut();
             nodes.list.retain(|n| !Rc::ptr_eq(n, &rc));
             nodes.by_id.remove(&rc.id());
+            nodes.by_addr.remove(&super::addr(&rc));
         }
+        crate::core::node::bump_epoch();
         if self.leader_id() == rc.id() {
             self.leader_id.set(NODE_ID_NONE);
         }
@@ -104,6 +108,10 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         nodes
             .by_id
             .retain(|_, n| me.as_ref().is_some_and(|m| Rc::ptr_eq(m, n)));
+        nodes
+            .by_addr
+            .retain(|_, n| me.as_ref().is_some_and(|m| Rc::ptr_eq(m, n)));
+        crate::core::node::bump_epoch();
     }
 
     /// The configuration change in `entry`, just appended at `idx`, takes effect.
@@ -211,6 +219,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         self.last_applied_term.set(0);
         let old = std::mem::take(&mut *self.nodes.borrow_mut());
         *self.my_node.borrow_mut() = None;
+        self.flush_memo.set(None);
+        self.commit_tally.set(None);
         drop(old);
         self.log.reset(1, 1);
         self.fail_reads();

@@ -95,11 +95,61 @@ impl Default for Config {
     }
 }
 
-/// Membership: nodes in insertion order plus an id index.
+/// Hashes node ids (and node addresses) with one multiply: they are chosen
+/// by the host or the allocator, not by an attacker, so SipHash's cost buys
+/// nothing here.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        // The product's high bits are the well-mixed ones; the table indexes
+        // by the low bits (aligned addresses would all share them).
+        self.0.rotate_left(26)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn write_i32(&mut self, v: i32) {
+        self.0 = (self.0 ^ u64::from(v as u32)).wrapping_mul(K);
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.0 = (self.0 ^ v as u64).wrapping_mul(K);
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.0 = (self.0 ^ v as u64).wrapping_mul(K);
+    }
+}
+
+/// Fibonacci hashing's multiplier (2^64 / golden ratio).
+const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
+pub(crate) type IdBuildHasher = std::hash::BuildHasherDefault<IdHasher>;
+
+/// Membership: nodes in insertion order plus an id index and an address
+/// index (the C layer validates `raft_node_t *` arguments with it in O(1)).
 #[derive(Default)]
 pub(crate) struct Nodes {
     pub(crate) list: Vec<Rc<Node>>,
-    pub(crate) by_id: HashMap<NodeId, Rc<Node>>,
+    pub(crate) by_id: HashMap<NodeId, Rc<Node>, IdBuildHasher>,
+    pub(crate) by_addr: HashMap<usize, Rc<Node>, IdBuildHasher>,
+}
+
+/// Address of a node, the key of [`Nodes::by_addr`].
+pub(crate) fn addr(n: &Node) -> usize {
+    n as *const Node as usize
+}
+
+/// Quorum voters holding more than `commit` (see `update_commit_idx`),
+/// valid while the node epoch is still `epoch`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CommitTally {
+    pub(crate) epoch: u64,
+    pub(crate) commit: Index,
+    pub(crate) voters: usize,
+    pub(crate) above: usize,
 }
 
 /// One Raft server.
@@ -137,7 +187,7 @@ pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
     pub(crate) voting_cfg_change_log_idx: Cell<Index>,
     /// Indexes of appended configuration changes that changed nothing (e.g. an
     /// ADD_NODE for a voter), so popping them must not undo anything either.
-    pub(crate) noop_cfg_changes: RefCell<std::collections::HashSet<Index>>,
+    pub(crate) noop_cfg_changes: RefCell<std::collections::HashSet<Index, IdBuildHasher>>,
 
     /// Id of the latest AppendEntries round (reads and check-quorum key on it).
     pub(crate) msg_id: Cell<MsgId>,
@@ -153,6 +203,12 @@ pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
 
     pub(crate) config: Cell<Config>,
     pub(crate) snapshot: SnapshotState,
+
+    /// (node epoch, last index, last read msg id) at which `flush` last found
+    /// no node to send to: until one of them changes a scan finds none either.
+    pub(crate) flush_memo: Cell<Option<(u64, Index, MsgId)>>,
+    /// Cached count for the commit check, so responses cost O(1).
+    pub(crate) commit_tally: Cell<Option<CommitTally>>,
 
     _entry: std::marker::PhantomData<E>,
 }
@@ -193,6 +249,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             next_sync_index: Cell::new(1),
             config: Cell::new(config),
             snapshot: SnapshotState::default(),
+            flush_memo: Cell::new(None),
+            commit_tally: Cell::new(None),
             _entry: std::marker::PhantomData,
         }
     }
@@ -283,6 +341,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// The node at `pos` in insertion order.
     pub fn node_at(&self, pos: usize) -> Option<Rc<Node>> {
         self.nodes.borrow().list.get(pos).cloned()
+    }
+    /// The node at address `addr`, if it is one of ours (validates pointers
+    /// the embedder hands back).
+    pub fn node_by_addr(&self, addr: usize) -> Option<Rc<Node>> {
+        self.nodes.borrow().by_addr.get(&addr).cloned()
     }
     /// A snapshot of the node list, safe to iterate while calling callbacks.
     pub fn nodes(&self) -> Vec<Rc<Node>> {

@@ -91,26 +91,38 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
     /// The local node is the only voter: it may lead without asking anyone.
     pub fn is_single_node_voting_cluster(&self) -> bool {
-        self.my_node().is_some_and(|n| in_quorum(&n)) && self.quorum_voters().len() == 1
+        // Stop at the second voter: this runs on every periodic tick.
+        self.my_node().is_some_and(|n| in_quorum(&n))
+            && self
+                .nodes
+                .borrow()
+                .list
+                .iter()
+                .filter(|n| in_quorum(n))
+                .take(2)
+                .count()
+                == 1
     }
     /// Whether the votes received make a majority of the quorum voters.
     pub(crate) fn has_majority_of_votes(&self) -> bool {
         let me = self.my_node();
-        let voters = self.quorum_voters();
-        let votes = voters
-            .iter()
-            .filter(|n| match &me {
+        let (mut voters, mut votes) = (0, 0);
+        for n in self.nodes.borrow().list.iter().filter(|n| in_quorum(n)) {
+            voters += 1;
+            votes += usize::from(match &me {
                 Some(m) if Rc::ptr_eq(m, n) => true,
                 _ => n.has_vote_for_me(),
-            })
-            .count();
-        votes_is_majority(voters.len(), votes)
+            });
+        }
+        votes_is_majority(voters, votes)
     }
     /// Votes received in the current election, counting our own if we vote.
     pub fn nvotes_for_me(&self) -> usize {
         let me = self.my_node();
         let others = self
-            .nodes()
+            .nodes
+            .borrow()
+            .list
             .iter()
             .filter(|n| !me.as_ref().is_some_and(|m| std::rc::Rc::ptr_eq(m, n)))
             .filter(|n| n.is_voting() && n.has_vote_for_me())

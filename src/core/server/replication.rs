@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use super::props::{is_cfg_change, is_voting_cfg_change};
+use super::props::{in_quorum, is_cfg_change, is_voting_cfg_change};
 use super::Server;
 use crate::core::{
     AppendEntriesRequest, AppendEntriesResponse, Entry, EntryResponse, Error, Host, Index,
@@ -423,9 +423,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             node.set_has_sufficient_logs(true);
         }
 
-        if resp_idx > node.match_idx() {
-            node.set_match_idx(resp_idx);
-        }
+        self.raise_match_idx(node, resp_idx);
         if resp.msg_id > node.match_msgid() {
             node.set_match_msgid(resp.msg_id.min(self.msg_id()));
         }
@@ -435,15 +433,70 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         Ok(())
     }
 
-    /// Commit the highest index a majority of voters hold, if it is of our term.
-    fn update_commit_idx(&self) {
-        let mut indexes: Vec<Index> = self.quorum_voters().iter().map(|n| n.match_idx()).collect();
-        if indexes.is_empty() {
+    /// Raise `node`'s match index to `idx` (never lowers it), keeping the
+    /// commit tally current instead of invalidating it.
+    fn raise_match_idx(&self, node: &Node, idx: Index) {
+        let old = node.match_idx();
+        if idx <= old {
             return;
         }
-        indexes.sort_unstable_by(|a, b| b.cmp(a));
-        let commit = indexes[indexes.len() / 2];
-        if commit > self.commit_idx()
+        node.advance_match_idx(idx);
+        if let Some(mut t) = self.commit_tally.get() {
+            if t.epoch == crate::core::node::epoch()
+                && old <= t.commit
+                && t.commit < idx
+                && in_quorum(node)
+            {
+                t.above += 1;
+                self.commit_tally.set(Some(t));
+            }
+        }
+    }
+
+    /// Commit the highest index a majority of voters hold, if it is of our term.
+    ///
+    /// Runs on every response, so it first consults a tally of the voters
+    /// above the commit index (kept by `raise_match_idx`, recounted only
+    /// after the commit index or the node epoch moved): the median can only
+    /// pass the commit index once a majority has.
+    fn update_commit_idx(&self) {
+        let ci = self.commit_idx();
+        let epoch = crate::core::node::epoch();
+        let tally = match self.commit_tally.get() {
+            Some(t) if t.epoch == epoch && t.commit == ci => t,
+            _ => {
+                let nodes = self.nodes.borrow();
+                let (mut voters, mut above) = (0, 0);
+                for n in nodes.list.iter().filter(|n| in_quorum(n)) {
+                    voters += 1;
+                    above += usize::from(n.match_idx() > ci);
+                }
+                let t = super::CommitTally {
+                    epoch,
+                    commit: ci,
+                    voters,
+                    above,
+                };
+                self.commit_tally.set(Some(t));
+                t
+            }
+        };
+        if tally.voters == 0 || tally.above <= tally.voters / 2 {
+            return;
+        }
+        let commit = {
+            let nodes = self.nodes.borrow();
+            let mut indexes: Vec<Index> = nodes
+                .list
+                .iter()
+                .filter(|n| in_quorum(n))
+                .map(|n| n.match_idx())
+                .collect();
+            // The median (upper) match index: the highest a majority holds. O(n).
+            let mid = indexes.len() / 2;
+            *indexes.select_nth_unstable_by(mid, |a, b| b.cmp(a)).1
+        };
+        if commit > ci
             && self
                 .entry_at(commit)
                 .is_some_and(|e| e.term() == self.current_term())
@@ -467,22 +520,38 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// commit, send what is pending, then apply and answer reads.
     pub fn flush(&self, sync_index: Index) -> Result<()> {
         if self.is_leader() {
-            if let Some(me) = self.my_node() {
-                if sync_index > me.match_idx() {
-                    me.set_match_idx(sync_index.min(self.current_idx()));
+            let me = self.my_node();
+            if let Some(me) = me.as_ref().filter(|m| sync_index > m.match_idx()) {
+                let idx = sync_index.min(self.current_idx());
+                if idx > me.match_idx() {
+                    self.raise_match_idx(me, idx);
+                } else {
+                    me.set_match_idx(idx);
                 }
             }
             self.update_commit_idx();
             let last_read = self.read_queue.borrow().back().map_or(0, |r| r.msg_id);
-            let me = self.my_node();
-            for n in self.nodes() {
-                if me.as_ref().is_some_and(|m| Rc::ptr_eq(m, &n)) {
-                    continue;
+            let current = self.current_idx();
+            let key = (crate::core::node::epoch(), current, last_read);
+            if self.flush_memo.get() != Some(key) {
+                let mut sent = false;
+                // Walk by position (re-borrowing each step, sends may re-enter)
+                // instead of cloning the node list.
+                let mut i = 0;
+                while let Some(n) = self.node_at(i) {
+                    i += 1;
+                    if me.as_ref().is_some_and(|m| Rc::ptr_eq(m, &n)) {
+                        continue;
+                    }
+                    if n.next_msgid() > last_read && n.next_idx() > current {
+                        continue;
+                    }
+                    sent = true;
+                    let _ = self.send_appendentries(&n);
                 }
-                if n.next_msgid() > last_read && n.next_idx() > self.current_idx() {
-                    continue;
-                }
-                let _ = self.send_appendentries(&n);
+                // Nobody was behind: until a node's next index or msg id, the
+                // log's end or the read queue moves, a rescan finds nobody.
+                self.flush_memo.set(if sent { None } else { Some(key) });
             }
         }
         self.exec_operations()
