@@ -19,6 +19,9 @@ pub struct Shared {
     pub trace: bool,
     /// Servers apply entries while a snapshot is being taken.
     pub nonblocking_apply: bool,
+    /// Servers sync their log on every append; when false the simulation
+    /// calls `index_to_sync`/`flush` from time to time instead.
+    pub auto_flush: bool,
     next_entry_id: Cell<EntryId>,
     pub violations: RefCell<Vec<String>>,
     /// Every snapshot taken, by last index (to explain a corrupt transfer).
@@ -34,8 +37,8 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(trace: bool, nonblocking_apply: bool) -> Shared {
-        Shared { trace, nonblocking_apply, ..Shared::default() }
+    pub fn new(trace: bool, nonblocking_apply: bool, auto_flush: bool) -> Shared {
+        Shared { trace, nonblocking_apply, auto_flush, ..Shared::default() }
     }
 
     pub fn violation(&self, msg: String) {

@@ -4,7 +4,8 @@
 use std::fmt::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use raft::core::{Index, NodeId};
+use raft::core::server::Commitment;
+use raft::core::{EntryResponse, NodeId};
 
 use super::entry::EntryKey;
 
@@ -27,6 +28,7 @@ pub struct Profile {
     pub cycles: u32,
     pub chaos_ms: u64,
     pub nonblocking_apply: bool,
+    pub auto_flush: bool,
 }
 
 impl Profile {
@@ -51,6 +53,7 @@ impl Profile {
             cycles: r.range(1, 3) as u32,
             chaos_ms: r.range(1000, 3000),
             nonblocking_apply: r.chance(300),
+            auto_flush: r.chance(700),
         }
     }
 }
@@ -200,17 +203,34 @@ fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<(), String> {
         c.finish_snapshot(id);
     }
     let deadline = c.now() + PROGRESS_BOUND_MS;
-    let mut target: Option<(Index, EntryKey)> = None;
+    let mut target: Option<(EntryResponse, EntryKey)> = None;
     while c.now() < deadline {
         c.step();
         check(c, seed)?;
-        let Some((idx, key)) = target else {
+        let Some((resp, key)) = target else {
             if let Some((lid, _)) = c.leader() {
                 target = c.submit(lid);
             }
             continue;
         };
-        match c.shared.committed_key(idx) {
+        let idx = resp.idx;
+        let committed = c.shared.committed_key(idx);
+        // What the leader tells a client about its entry must agree with the truth.
+        if let Some((lid, l)) = c.leader() {
+            let told = l.entry_response_committed(&resp);
+            let wrong = match told {
+                Commitment::Committed => committed.is_some_and(|k| k != key),
+                Commitment::Invalidated => committed == Some(key),
+                Commitment::Pending => false,
+            };
+            if wrong {
+                c.shared.violation(format!(
+                    "leader {lid} reports {told:?} for entry {key:?} at idx {idx}, but idx {idx} committed {committed:?}"
+                ));
+                check(c, seed)?;
+            }
+        }
+        match committed {
             // Another entry won the index: submit again.
             Some(k) if k != key => target = None,
             Some(_) => {
@@ -239,7 +259,7 @@ pub fn run_seed(seed: u64, trace: bool) -> Result<String, String> {
     if trace {
         eprintln!("seed {seed}: {p:?}");
     }
-    let mut c = Cluster::new(seed, p.nodes, p.faults, trace, p.nonblocking_apply);
+    let mut c = Cluster::new(seed, p.nodes, p.faults, trace, p.nonblocking_apply, p.auto_flush);
     check(&c, seed)?;
     for _ in 0..p.cycles {
         c.net.faults = p.faults;
