@@ -346,6 +346,8 @@ static void note(cl_node_t *n, int e)
 {
     if (e != 0)
         n->last_error = e;
+    if (e == RAFT_ERR_SHUTDOWN)
+        n->shutdowns++;
 }
 
 static void dispatch(cluster_t *cl, cl_msg_t *m)
@@ -404,15 +406,69 @@ static int deliverable(cluster_t *cl, cl_msg_t *m)
            !cl->blocked[m->from][m->to];
 }
 
+int cluster_rand(cluster_t *cl, int n)
+{
+    /* xorshift64* */
+    if (cl->rng == 0)
+        cl->rng = 0x9E3779B97F4A7C15ull;
+    cl->rng ^= cl->rng >> 12;
+    cl->rng ^= cl->rng << 25;
+    cl->rng ^= cl->rng >> 27;
+    unsigned long long r = cl->rng * 2685821657736338717ull;
+    return n > 0 ? (int)((r >> 33) % (unsigned long long)n) : 0;
+}
+
+static cl_msg_t *copy_msg(const cl_msg_t *m)
+{
+    cl_msg_t *c = malloc(sizeof(*c));
+    *c = *m;
+    c->next = NULL;
+    if (m->entries) {
+        c->entries = calloc((size_t)m->u.ae.n_entries, sizeof(*c->entries));
+        for (raft_index_t i = 0; i < m->u.ae.n_entries; i++) {
+            c->entries[i] = m->entries[i];
+            c->entries[i].data = malloc(m->entries[i].data_len ? m->entries[i].data_len : 1);
+            memcpy(c->entries[i].data, m->entries[i].data, m->entries[i].data_len);
+        }
+    }
+    return c;
+}
+
+/* Unlinks the next message to deliver: the head, or with `reorder` one of
+ * the first few. */
+static cl_msg_t *take_next(cluster_t *cl)
+{
+    int pick = 0;
+    if (cl->reorder)
+        pick = cluster_rand(cl, cl->queued < 8 ? cl->queued : 8);
+    cl_msg_t *prev = NULL, *m = cl->head;
+    for (int i = 0; i < pick && m->next; i++) {
+        prev = m;
+        m = m->next;
+    }
+    if (prev)
+        prev->next = m->next;
+    else
+        cl->head = m->next;
+    if (cl->tail == m)
+        cl->tail = prev;
+    cl->queued--;
+    m->next = NULL;
+    return m;
+}
+
 int cluster_deliver(cluster_t *cl, int max)
 {
     int count = 0;
     while (cl->head && count < max) {
-        cl_msg_t *m = cl->head;
-        cl->head = m->next;
-        if (!cl->head)
-            cl->tail = NULL;
-        cl->queued--;
+        cl_msg_t *m = take_next(cl);
+        if (cl->drop_pct && cluster_rand(cl, 100) < cl->drop_pct) {
+            cl->dropped++;
+            free_msg(m);
+            continue;
+        }
+        if (cl->dup_pct && cluster_rand(cl, 100) < cl->dup_pct)
+            enqueue(cl, copy_msg(m));
         if (deliverable(cl, m)) {
             dispatch(cl, m);
             cl->delivered++;
@@ -440,6 +496,8 @@ void cluster_drop_all(cluster_t *cl)
 void cluster_run(cluster_t *cl, int ms)
 {
     for (int t = 0; t < ms; t += 10) {
+        if (cl->storms >= CL_MAX_STORMS)
+            return; /* hopeless; let the test's checks fail quickly */
         cl->now_us += 10000;
         for (int i = 0; i < cl->n; i++) {
             cl_node_t *n = &cl->nodes[i];
@@ -449,7 +507,11 @@ void cluster_run(cluster_t *cl, int ms)
             if (!cl->auto_flush)
                 note(n, raft_flush(n->raft, raft_get_index_to_sync(n->raft)));
         }
-        cluster_deliver(cl, 1000000);
+        if (cluster_deliver(cl, CL_STEP_DELIVERIES) >= CL_STEP_DELIVERIES) {
+            /* Messages that keep causing messages: a livelock. Cut it. */
+            cl->storms++;
+            cluster_drop_all(cl);
+        }
     }
 }
 
@@ -585,4 +647,12 @@ int cluster_all_applied(cluster_t *cl, raft_index_t idx)
             return 0;
     }
     return 1;
+}
+
+int cluster_shutdowns(cluster_t *cl)
+{
+    int sum = 0;
+    for (int i = 0; i < cl->n; i++)
+        sum += cl->nodes[i].shutdowns;
+    return sum;
 }

@@ -14,6 +14,8 @@
 #define CL_MAX_APPLIED 4096
 #define CL_MAX_STATES 256
 #define CL_WATCHDOG_SECONDS 300
+#define CL_STEP_DELIVERIES 100000 /* more in one 10 ms step counts as a storm */
+#define CL_MAX_STORMS 10          /* after that many, cluster_run stops stepping */
 
 typedef enum {
     CL_MSG_REQUESTVOTE,
@@ -80,6 +82,7 @@ struct cl_node {
     raft_term_t last_persist_term;
     raft_node_id_t last_persist_vote;
     int last_error;           /* last non-zero return of a recv/periodic call */
+    int shutdowns;            /* calls that returned RAFT_ERR_SHUTDOWN */
 };
 
 /* Optional behaviour a test plugs in; each hook runs after the cluster's own
@@ -113,6 +116,12 @@ struct cluster {
     cl_hooks_t hooks;
     long delivered, dropped;
     void *user;                             /* free for tests */
+    /* Network faults applied by cluster_deliver, driven by a private
+     * generator (libc rand() stays the library's, for election timeouts). */
+    int drop_pct, dup_pct;                  /* per delivered message, 0-100 */
+    int reorder;                            /* pick among the first 8 queued */
+    unsigned long long rng;
+    int storms;                             /* steps cut short, see cluster_run */
 };
 
 /* Flags for cluster_new. */
@@ -136,7 +145,8 @@ int cluster_deliver(cluster_t *cl, int max);
 /* Drops every queued message. */
 void cluster_drop_all(cluster_t *cl);
 /* Advances the clock by ms in 10 ms steps: periodic on every live server,
- * then delivery. */
+ * then delivery (at most CL_STEP_DELIVERIES per step; beyond that the queue
+ * is dropped and cl->storms counts it). */
 void cluster_run(cluster_t *cl, int ms);
 /* Runs until a single leader exists (returns its id) or max_ms pass (0). */
 raft_node_id_t cluster_elect(cluster_t *cl, int max_ms);
@@ -155,9 +165,15 @@ void cluster_isolate(cluster_t *cl, raft_node_id_t id);
 void cluster_heal(cluster_t *cl);
 void cluster_crash(cluster_t *cl, raft_node_id_t id);
 
+/* Uniform in [0, n) from the cluster's own generator. */
+int cluster_rand(cluster_t *cl, int n);
+
 /* 1 if every pair of servers applied identical entries at identical indexes
  * (over their common prefix) and each applied a gap-free sequence. */
 int cluster_consistent(cluster_t *cl);
+/* Sum over servers of RAFT_ERR_SHUTDOWN results (the library detected a
+ * conflict with committed state: a safety failure somewhere). */
+int cluster_shutdowns(cluster_t *cl);
 /* 1 if every live server has applied at least idx. */
 int cluster_all_applied(cluster_t *cl, raft_index_t idx);
 

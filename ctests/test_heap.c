@@ -8,6 +8,7 @@
 #include "cluster.h"
 
 static long live, calls;
+static int fail_calloc; /* simulate memory exhaustion */
 
 static void *c_malloc(size_t n)
 {
@@ -19,7 +20,7 @@ static void *c_malloc(size_t n)
 }
 static void *c_calloc(size_t n, size_t s)
 {
-    void *p = calloc(n, s);
+    void *p = fail_calloc ? NULL : calloc(n, s);
     calls++;
     if (p)
         live++;
@@ -115,6 +116,15 @@ static void test_cluster_balance(void)
     CHECK_EQ(before, live);
 }
 
+static void test_entry_new_reports_exhaustion(void)
+{
+    raft_entry_t *e;
+    fail_calloc = 1;
+    e = raft_entry_new(8);
+    fail_calloc = 0;
+    CHECK(e == NULL);
+}
+
 static void test_null_restores_libc(void)
 {
     raft_entry_t *e;
@@ -134,6 +144,7 @@ int main(void)
     RUN(test_log_and_nodes_balance);
     RUN(test_server_balance);
     RUN(test_cluster_balance);
+    RUN(test_entry_new_reports_exhaustion);
     RUN(test_null_restores_libc);
     printf("heap: %ld calls, %ld blocks still live\n", calls, live);
     return harness_finish("test_heap");
