@@ -2,6 +2,7 @@
 #   make            release build of libraft.so / libraft.a, header compile check
 #   make test       cargo tests, check-abi, C tests against .so and .a, valgrind
 #   make header     regenerate include/raft.h with cbindgen
+#   make lint       cargo fmt --check and clippy, as CI runs them (make fmt fixes formatting)
 #   make demo       the C demo (demo/), make bench: the benchmark (bench/)
 #   make install PREFIX=/usr/local DESTDIR=
 
@@ -32,6 +33,16 @@ CTESTS := $(sort $(wildcard ctests/test_*.c))
 CT_SUPPORT := $(filter-out ctests/test_%.c,$(wildcard ctests/*.c))
 CT_SO := $(patsubst ctests/%.c,$(BUILD)/ctests/so/%,$(CTESTS))
 CT_A := $(patsubst ctests/%.c,$(BUILD)/ctests/a/%,$(CTESTS))
+
+.DEFAULT_GOAL := all
+
+.PHONY: lint fmt
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt
 
 .PHONY: all lib header-check header test cargo-test check-abi ctests valgrind demo bench bench-smoke install clean
 
@@ -65,7 +76,7 @@ test:
 	cat $(BUILD)/ctests.total 2>/dev/null; [ -z "$$failed" ]
 
 cargo-test:
-	$(CARGO) test
+	RAFT_ABI_JSON=$(SHARED)/abi/raft-abi.json $(CARGO) test
 
 check-abi: lib
 	@if [ -x "$(CHECK_ABI)" ]; then \

@@ -5,8 +5,10 @@
 #include "raft.h"
 #include "raft_private.h"
 #include "raft_log.h"
+#include "cluster.h"
 
 static long live, calls;
+static int fail_calloc; /* simulate memory exhaustion */
 
 static void *c_malloc(size_t n)
 {
@@ -18,7 +20,7 @@ static void *c_malloc(size_t n)
 }
 static void *c_calloc(size_t n, size_t s)
 {
-    void *p = calloc(n, s);
+    void *p = fail_calloc ? NULL : calloc(n, s);
     calls++;
     if (p)
         live++;
@@ -93,6 +95,36 @@ static void test_server_balance(void)
     CHECK_EQ(before, live);
 }
 
+/* A whole cluster: elections, replication, a crash and a new leader. */
+static void test_cluster_balance(void)
+{
+    long before = live;
+    cluster_t *cl = cluster_new(3, 0);
+    raft_node_id_t leader = cluster_elect(cl, 10000);
+    raft_entry_resp_t resp;
+    int i;
+    CHECK(leader != 0);
+    for (i = 0; i < 20 && leader; i++)
+        cluster_submit(cl, leader, i, &resp);
+    cluster_run(cl, 500);
+    if (leader) {
+        cluster_crash(cl, leader);
+        CHECK(cluster_elect(cl, 10000) != 0);
+    }
+    cluster_run(cl, 500);
+    cluster_free(cl);
+    CHECK_EQ(before, live);
+}
+
+static void test_entry_new_reports_exhaustion(void)
+{
+    raft_entry_t *e;
+    fail_calloc = 1;
+    e = raft_entry_new(8);
+    fail_calloc = 0;
+    CHECK(e == NULL);
+}
+
 static void test_null_restores_libc(void)
 {
     raft_entry_t *e;
@@ -111,6 +143,8 @@ int main(void)
     RUN(test_entries_balance);
     RUN(test_log_and_nodes_balance);
     RUN(test_server_balance);
+    RUN(test_cluster_balance);
+    RUN(test_entry_new_reports_exhaustion);
     RUN(test_null_restores_libc);
     printf("heap: %ld calls, %ld blocks still live\n", calls, live);
     return harness_finish("test_heap");

@@ -297,6 +297,61 @@ static void test_hooks_on_server_log_get_udata(void)
     raft_destroy(r);
 }
 
+/* Hooks that read the same log while it changes (re-entrancy). */
+static raft_log_t *reentrant_log;
+static int reentrant_calls;
+static int re_offer(raft_server_t *raft, void *ud, raft_entry_t *e, raft_index_t idx)
+{
+    (void)raft; (void)ud;
+    reentrant_calls++;
+    CHECK_EQ(idx - 1, raft_log_get_current_idx(reentrant_log)); /* not stored yet */
+    CHECK(raft_log_get_at_idx(reentrant_log, idx) == NULL);
+    CHECK(e != NULL);
+    return 0;
+}
+static int re_poll(raft_server_t *raft, void *ud, raft_entry_t *e, raft_index_t idx)
+{
+    (void)raft; (void)ud;
+    reentrant_calls++;
+    CHECK(raft_log_get_at_idx(reentrant_log, idx) == e); /* still stored */
+    return 0;
+}
+static int re_pop(raft_server_t *raft, void *ud, raft_entry_t *e, raft_index_t idx)
+{
+    (void)raft; (void)ud;
+    reentrant_calls++;
+    CHECK(raft_log_peektail(reentrant_log) == e);
+    CHECK_EQ(idx, raft_log_get_current_idx(reentrant_log));
+    return 0;
+}
+static int re_clear(raft_server_t *raft, void *ud, raft_entry_t *e, raft_index_t idx)
+{
+    long n = 0;
+    (void)raft; (void)ud;
+    reentrant_calls++;
+    CHECK(raft_log_get_from_idx(reentrant_log, idx, &n) != NULL);
+    CHECK(n >= 1);
+    CHECK(raft_log_get_at_idx(reentrant_log, idx) == e);
+    return 0;
+}
+
+static void test_hooks_may_read_the_log(void)
+{
+    raft_log_cbs_t h = { re_offer, re_poll, re_pop, re_clear };
+    raft_entry_t *e;
+    int i;
+    reentrant_log = raft_log_new();
+    reentrant_calls = 0;
+    raft_log_set_callbacks(reentrant_log, &h, NULL);
+    for (i = 1; i <= 4; i++)
+        CHECK_EQ(0, raft_log_append_entry(reentrant_log, mk(i, 1)));
+    CHECK_EQ(0, raft_log_poll(reentrant_log, &e));
+    CHECK_EQ(0, raft_log_delete(reentrant_log, 4));
+    raft_log_clear_entries(reentrant_log);
+    CHECK_EQ(4 + 1 + 1 + 2, reentrant_calls);
+    raft_log_free(reentrant_log);
+}
+
 int main(void)
 {
     RUN(test_append_get_count);
@@ -308,5 +363,6 @@ int main(void)
     RUN(test_internal_impl);
     RUN(test_internal_impl_init_with_hooks);
     RUN(test_hooks_on_server_log_get_udata);
+    RUN(test_hooks_may_read_the_log);
     return harness_finish("test_log");
 }

@@ -95,7 +95,7 @@ typedef enum {
 typedef struct raft_node raft_node;
 
 /**
- * The C name of a cluster member: a `raft_node_t *` points at a [`core::Node`].
+ * A cluster member (opaque to C; a `crate::core::Node` in Rust).
  */
 typedef raft_node raft_node_t;
 

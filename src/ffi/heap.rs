@@ -83,7 +83,7 @@ pub unsafe fn free(ptr: *mut c_void) {
 const HOOK_ALIGN: usize = 8;
 
 /// Rust's global allocator routed through the heap hooks. Alignments above
-/// [`HOOK_ALIGN`] over-allocate and keep the hook's pointer just before the
+/// `HOOK_ALIGN` (8) over-allocate and keep the hook's pointer just before the
 /// aligned block.
 pub struct RaftAllocator;
 

@@ -14,7 +14,7 @@ use std::ffi::{c_int, c_long, c_void};
 use std::ptr;
 
 use super::boundary::guard;
-use super::entry::CEntry;
+use super::entry::{raft_entry_release, CEntry};
 use super::server::{raft_get_udata, raft_server_t};
 use super::types::*;
 use crate::core::{self, Error, Index, LogStore, MemoryLog, Term};
@@ -375,21 +375,19 @@ unsafe extern "C" fn li_reset(log: *mut c_void, first_idx: raft_index_t, _term: 
 }
 
 unsafe extern "C" fn li_append(log: *mut c_void, entry: *mut raft_entry_t) -> c_int {
+    // The log keeps a reference of its own.
     let (Some(l), Some(e)) = (internal(log), CEntry::from_borrowed(entry)) else {
         return RAFT_ERR_MISUSE;
     };
-    guard(RAFT_ERR_MISUSE, || {
-        let r = l.append_owned(e.clone());
-        // On success the log keeps the clone; on failure drop our hold too.
-        drop(e);
-        if r.is_err() {
+    guard(RAFT_ERR_MISUSE, || match l.append_owned(e) {
+        Ok(()) => 0,
+        Err(err) => {
+            // A refused entry is handed back: drop the hold taken above.
             raft_entry_release(entry);
+            err.code()
         }
-        core::to_code(r)
     })
 }
-
-use super::entry::raft_entry_release;
 
 unsafe extern "C" fn li_poll(log: *mut c_void, first_idx: raft_index_t) -> c_int {
     let Some(l) = internal(log) else {

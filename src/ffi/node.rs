@@ -1,4 +1,4 @@
-//! `raft_node_*`: a `raft_node_t *` points at a [`core::Node`], usually one
+//! `raft_node_*`: a `raft_node_t *` points at a [`crate::core::Node`], usually one
 //! inside an `Rc<Node>` owned by a server. Nodes keep all state in `Cell`s,
 //! so a shared reference is enough for every accessor.
 //!

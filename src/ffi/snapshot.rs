@@ -90,7 +90,11 @@ pub unsafe extern "C" fn raft_get_snapshot_last_term(me: *mut raft_server_t) -> 
 /// # Safety
 /// `me` must be NULL or a server from `raft_new*`.
 #[no_mangle]
-pub unsafe extern "C" fn raft_set_snapshot_metadata(me: *mut raft_server_t, term: raft_term_t, idx: raft_index_t) {
+pub unsafe extern "C" fn raft_set_snapshot_metadata(
+    me: *mut raft_server_t,
+    term: raft_term_t,
+    idx: raft_index_t,
+) {
     with(me, (), |s| s.set_snapshot_metadata(term, idx))
 }
 
@@ -105,7 +109,9 @@ pub unsafe extern "C" fn raft_restore_snapshot(
     last_included_term: raft_term_t,
     last_included_index: raft_index_t,
 ) -> c_int {
-    with(me, MISUSE, |s| to_code(s.restore_snapshot(last_included_term, last_included_index)))
+    with(me, MISUSE, |s| {
+        to_code(s.restore_snapshot(last_included_term, last_included_index))
+    })
 }
 
 /// Start loading a received snapshot (removes every other node).
@@ -118,7 +124,9 @@ pub unsafe extern "C" fn raft_begin_load_snapshot(
     last_included_term: raft_term_t,
     last_included_index: raft_index_t,
 ) -> c_int {
-    with(me, MISUSE, |s| to_code(s.begin_load_snapshot(last_included_term, last_included_index)))
+    with(me, MISUSE, |s| {
+        to_code(s.begin_load_snapshot(last_included_term, last_included_index))
+    })
 }
 
 /// Finish loading; `RAFT_ERR_MISUSE` without `raft_begin_load_snapshot`.
@@ -143,7 +151,9 @@ pub unsafe extern "C" fn raft_recv_snapshot(
     req: *mut raft_snapshot_req_t,
     resp: *mut raft_snapshot_resp_t,
 ) -> c_int {
-    let (Some(req), false) = (req.as_ref(), resp.is_null()) else { return MISUSE };
+    let (Some(req), false) = (req.as_ref(), resp.is_null()) else {
+        return MISUSE;
+    };
     with(me, MISUSE, |s| {
         let msg = req.to_core();
         // The load callback may re-enter and remove nodes: no node reference
@@ -166,7 +176,9 @@ pub unsafe extern "C" fn raft_recv_snapshot_response(
     node: *mut raft_node_t,
     resp: *mut raft_snapshot_resp_t,
 ) -> c_int {
-    let Some(resp) = resp.as_ref() else { return MISUSE };
+    let Some(resp) = resp.as_ref() else {
+        return MISUSE;
+    };
     with(me, MISUSE, |s| {
         let n = node_of(s, node);
         to_code(s.recv_snapshot_response(n.as_deref(), &resp.into()))

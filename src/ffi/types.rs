@@ -14,7 +14,7 @@ use std::ffi::{
 use crate::core;
 
 pub use super::server::raft_server_t;
-/// The C name of a cluster member: a `raft_node_t *` points at a [`core::Node`].
+/// A cluster member (opaque to C; a `crate::core::Node` in Rust).
 pub type raft_node_t = core::Node;
 
 pub type raft_entry_id_t = c_int;

@@ -17,10 +17,11 @@ pub struct Shared {
     /// True while faults are injected (hosts add their own: back-pressure...).
     pub chaos: Cell<bool>,
     pub trace: bool,
-    /// Avoid schedules that hit BUG-SIM-1/2 (see `schedule::WORKAROUND_REMOVAL_LIVENESS`).
-    pub workaround: bool,
     /// Servers apply entries while a snapshot is being taken.
     pub nonblocking_apply: bool,
+    /// Servers sync their log on every append; when false the simulation
+    /// calls `index_to_sync`/`flush` from time to time instead.
+    pub auto_flush: bool,
     next_entry_id: Cell<EntryId>,
     pub violations: RefCell<Vec<String>>,
     /// Every snapshot taken, by last index (to explain a corrupt transfer).
@@ -36,8 +37,8 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(trace: bool, workaround: bool, nonblocking_apply: bool) -> Shared {
-        Shared { trace, workaround, nonblocking_apply, ..Shared::default() }
+    pub fn new(trace: bool, nonblocking_apply: bool, auto_flush: bool) -> Shared {
+        Shared { trace, nonblocking_apply, auto_flush, ..Shared::default() }
     }
 
     pub fn violation(&self, msg: String) {

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use raft::core::{log_type, Entry, Error, Index, LogStore, NodeId, Server};
+use raft::core::{log_type, Entry, EntryResponse, Error, Index, LogStore, NodeId, Server};
 
 use super::check::{check_log_matching, Shared};
 use super::entry::{EntryKey, SimEntry};
@@ -63,9 +63,9 @@ pub struct Counts {
 
 impl Cluster {
     /// `n` voters whose logs start with the configuration entries that name them.
-    pub fn new(seed: u64, n: usize, faults: Faults, trace: bool, workaround: bool, nonblocking_apply: bool) -> Cluster {
+    pub fn new(seed: u64, n: usize, faults: Faults, trace: bool, nonblocking_apply: bool, auto_flush: bool) -> Cluster {
         let mut rng = Rng::new(seed);
-        let shared = Rc::new(Shared::new(trace, workaround, nonblocking_apply));
+        let shared = Rc::new(Shared::new(trace, nonblocking_apply, auto_flush));
         let mut c = Cluster {
             shared,
             net: Network::new(faults),
@@ -159,6 +159,7 @@ impl Cluster {
         cfg.election_timeout = ELECTION_TIMEOUT;
         cfg.request_timeout = REQUEST_TIMEOUT;
         cfg.nonblocking_apply = self.shared.nonblocking_apply;
+        cfg.auto_flush = self.shared.auto_flush;
         server.set_config(cfg);
 
         // The configuration before the log: the snapshot's, else the bootstrap one.
@@ -236,11 +237,37 @@ impl Cluster {
             self.deliver(env.from, env.to, env.msg);
         }
         for id in self.up_ids() {
+            // Under chaos, ticks come irregularly (the server measures real elapsed time).
+            if self.shared.chaos.get() && self.rng.chance(150) {
+                continue;
+            }
             let Some(s) = self.server(id) else { continue };
             let r = s.periodic();
             self.after_call(id, r);
+            if !self.shared.auto_flush {
+                self.flush_loop(id, &s);
+            }
         }
         self.observe();
+    }
+
+    /// The event loop of a user with auto-flush off: start an asynchronous
+    /// write of what `index_to_sync` reports, and tell `flush` what completed.
+    fn flush_loop(&mut self, id: NodeId, s: &SimServer) {
+        let now = self.now();
+        let idx = s.index_to_sync();
+        if idx > 0 {
+            let done = now + self.rng.range(0, 4);
+            s.host().syncs.borrow_mut().push((done, idx));
+        }
+        let completed = {
+            let mut syncs = s.host().syncs.borrow_mut();
+            let done = syncs.iter().filter(|(t, _)| *t <= now).map(|(_, i)| *i).max().unwrap_or(0);
+            syncs.retain(|(t, _)| *t > now);
+            done
+        };
+        let r = s.flush(completed);
+        self.after_call(id, r);
     }
 
     fn deliver(&mut self, from: NodeId, to: NodeId, msg: Msg) {
@@ -348,8 +375,9 @@ impl Cluster {
         check_log_matching(&self.shared, &logs);
     }
 
-    /// Submit a client entry to node `id`; returns its index and identity when accepted.
-    pub fn submit(&mut self, id: NodeId) -> Option<(Index, EntryKey)> {
+    /// Submit a client entry to node `id`; returns the leader's answer and the
+    /// entry's identity when accepted.
+    pub fn submit(&mut self, id: NodeId) -> Option<(EntryResponse, EntryKey)> {
         let s = self.server(id)?;
         let len = self.rng.range(0, 24) as usize;
         let data: Vec<u8> = (0..len).map(|_| self.rng.next_u64() as u8).collect();
@@ -362,7 +390,7 @@ impl Cluster {
                     self.shared.violation(format!("node {id} accepted an entry while not leader"));
                 }
                 self.counts.entries += 1;
-                Some((resp.idx, e.key()))
+                Some((*resp, e.key()))
             }
             Err(Error::NotLeader) if !was_leader => None,
             Err(_) => None,
@@ -464,10 +492,6 @@ impl Cluster {
         }
         let others: Vec<NodeId> = leader.nodes().iter().map(|n| n.id()).filter(|n| *n != lid).collect();
         if others.len() < 2 {
-            return;
-        }
-        if self.shared.workaround && (leader.num_voting_nodes() <= 2 || leader.nodes().iter().any(|n| !n.is_active())) {
-            // BUG-SIM-1/2: a removal the core cannot commit (see schedule.rs).
             return;
         }
         let Some(&victim) = self.rng.pick(&others) else { return };

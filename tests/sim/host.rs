@@ -54,6 +54,8 @@ pub struct SimHost {
     recv: RefCell<(Index, Vec<u8>)>,
     /// Set once the node applied its own removal.
     pub removed: Cell<bool>,
+    /// Asynchronous log writes in flight (auto-flush off): (done at ms, index).
+    pub syncs: RefCell<Vec<(u64, Index)>>,
     /// A snapshot begun but not ended: (last term, last index, encoded state).
     pub pending_snapshot: RefCell<Option<(Term, Index, Vec<u8>)>>,
 }
@@ -74,6 +76,7 @@ impl SimHost {
             recv: RefCell::new((0, Vec::new())),
             removed: Cell::new(false),
             pending_snapshot: RefCell::new(None),
+            syncs: RefCell::new(Vec::new()),
         }
     }
 

@@ -4,7 +4,8 @@
 use std::fmt::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use raft::core::{Index, NodeId};
+use raft::core::server::Commitment;
+use raft::core::{EntryResponse, NodeId};
 
 use super::entry::EntryKey;
 
@@ -23,16 +24,15 @@ pub struct Profile {
     pub crash_rate: u64,
     pub compact_rate: u64,
     pub member_rate: u64,
-    /// Whether membership churn may remove members (not only add them).
-    pub removals: bool,
     pub transfer_rate: u64,
     pub cycles: u32,
     pub chaos_ms: u64,
     pub nonblocking_apply: bool,
+    pub auto_flush: bool,
 }
 
 impl Profile {
-    fn from_seed(seed: u64, workaround: bool) -> Profile {
+    fn from_seed(seed: u64) -> Profile {
         let mut r = Rng::new(seed.wrapping_mul(31).wrapping_add(7));
         let nodes = *r.pick(&[1, 2, 3, 3, 3, 4, 5, 5]).unwrap();
         let crash_rate = r.range(0, 2);
@@ -49,31 +49,13 @@ impl Profile {
             crash_rate,
             compact_rate: r.range(0, 5),
             member_rate: r.range(0, 2),
-            // BUG-SIM-2: replayed removals stall restarted clusters.
-            removals: !(workaround && crash_rate > 0),
             transfer_rate: r.range(0, 1),
             cycles: r.range(1, 3) as u32,
             chaos_ms: r.range(1000, 3000),
             nonblocking_apply: r.chance(300),
+            auto_flush: r.chance(700),
         }
     }
-}
-
-/// Work around two liveness gaps of the core's membership changes (reported
-/// in /work/oracle/SIM_BUGS as BUG-SIM-1 and BUG-SIM-2, inherited from
-/// upstream): a node whose removal is pending still counts as a voter, so
-/// (1) a 2-voter cluster cannot remove a voter and (2) after a restart the
-/// replayed, not-yet-recommitted removals need the removed servers' votes.
-/// While set, the schedule removes members only in seeds without crashes,
-/// never from a 2-voter cluster nor while another removal is pending; and a
-/// progress failure while some running member still has a pending removal
-/// (an inactive voter) is reported as `EXCUSED(BUG-SIM-2)` in the seed's
-/// summary instead of failing (the seed then stops). Safety checks are never
-/// relaxed. `SIM_STRICT_MEMBERSHIP=1` turns the workaround off.
-pub const WORKAROUND_REMOVAL_LIVENESS: bool = true;
-
-fn workaround_removal_liveness() -> bool {
-    WORKAROUND_REMOVAL_LIVENESS && !std::env::var("SIM_STRICT_MEMBERSHIP").is_ok_and(|v| v != "0")
 }
 
 /// How long healing may take before "no progress" is reported.
@@ -189,9 +171,9 @@ fn chaos_actions(c: &mut Cluster, p: &Profile) {
     if per_ms(&mut c.rng, p.member_rate) {
         // Keep the cluster between 1 and 7 members.
         let members = c.members().len();
-        if members < 7 && (c.rng.chance(500) || members <= 2 || !p.removals) {
+        if members < 7 && (c.rng.chance(500) || members <= 2) {
             c.add_member();
-        } else if p.removals {
+        } else {
             c.remove_member();
         }
     }
@@ -208,25 +190,8 @@ fn check(c: &Cluster, seed: u64) -> Result<(), String> {
     }
 }
 
-/// Outcome of a healing phase that did not fail.
-#[derive(PartialEq)]
-enum Healed {
-    Progress,
-    /// No progress, in the state BUG-SIM-2 leaves a cluster in.
-    ExcusedRemovalStall,
-}
-
-/// Whether a running member counts a voter whose removal is pending (the
-/// precondition of BUG-SIM-1/2).
-fn pending_removal(c: &Cluster) -> bool {
-    c.up_ids()
-        .iter()
-        .filter_map(|id| c.server(*id))
-        .any(|s| s.nodes().iter().any(|n| n.is_voting() && !n.is_active()))
-}
-
 /// Heal everything, then require a new entry to reach every live voter.
-fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<Healed, String> {
+fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<(), String> {
     c.net.heal();
     c.net.faults = Faults::calm();
     c.shared.chaos.set(false);
@@ -238,17 +203,34 @@ fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<Healed, String> {
         c.finish_snapshot(id);
     }
     let deadline = c.now() + PROGRESS_BOUND_MS;
-    let mut target: Option<(Index, EntryKey)> = None;
+    let mut target: Option<(EntryResponse, EntryKey)> = None;
     while c.now() < deadline {
         c.step();
         check(c, seed)?;
-        let Some((idx, key)) = target else {
+        let Some((resp, key)) = target else {
             if let Some((lid, _)) = c.leader() {
                 target = c.submit(lid);
             }
             continue;
         };
-        match c.shared.committed_key(idx) {
+        let idx = resp.idx;
+        let committed = c.shared.committed_key(idx);
+        // What the leader tells a client about its entry must agree with the truth.
+        if let Some((lid, l)) = c.leader() {
+            let told = l.entry_response_committed(&resp);
+            let wrong = match told {
+                Commitment::Committed => committed.is_some_and(|k| k != key),
+                Commitment::Invalidated => committed == Some(key),
+                Commitment::Pending => false,
+            };
+            if wrong {
+                c.shared.violation(format!(
+                    "leader {lid} reports {told:?} for entry {key:?} at idx {idx}, but idx {idx} committed {committed:?}"
+                ));
+                check(c, seed)?;
+            }
+        }
+        match committed {
             // Another entry won the index: submit again.
             Some(k) if k != key => target = None,
             Some(_) => {
@@ -256,7 +238,7 @@ fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<Healed, String> {
                 let voters = c.live_voters(&l);
                 if voters.iter().all(|v| c.server(*v).is_some_and(|s| s.last_applied_idx() >= idx)) {
                     c.check_logs();
-                    return check(c, seed).map(|_| Healed::Progress);
+                    return check(c, seed);
                 }
             }
             None => {
@@ -269,21 +251,16 @@ fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<Healed, String> {
             }
         }
     }
-    if c.shared.workaround && pending_removal(c) {
-        return Ok(Healed::ExcusedRemovalStall);
-    }
     Err(report(seed, &format!("no progress within {PROGRESS_BOUND_MS}ms after healing (target {target:?})"), Some(c)))
 }
 
 pub fn run_seed(seed: u64, trace: bool) -> Result<String, String> {
-    let workaround = workaround_removal_liveness();
-    let p = Profile::from_seed(seed, workaround);
+    let p = Profile::from_seed(seed);
     if trace {
         eprintln!("seed {seed}: {p:?}");
     }
-    let mut c = Cluster::new(seed, p.nodes, p.faults, trace, workaround, p.nonblocking_apply);
+    let mut c = Cluster::new(seed, p.nodes, p.faults, trace, p.nonblocking_apply, p.auto_flush);
     check(&c, seed)?;
-    let mut excused = "";
     for _ in 0..p.cycles {
         c.net.faults = p.faults;
         c.shared.chaos.set(true);
@@ -296,15 +273,12 @@ pub fn run_seed(seed: u64, trace: bool) -> Result<String, String> {
             }
             check(&c, seed)?;
         }
-        if heal_and_progress(&mut c, seed)? == Healed::ExcusedRemovalStall {
-            excused = " EXCUSED(BUG-SIM-2: stalled on a pending removal)";
-            break;
-        }
+        heal_and_progress(&mut c, seed)?;
     }
     c.check_logs();
     check(&c, seed)?;
     Ok(format!(
-        "seed {seed} ok{excused}: {} nodes, {}ms, {} leaders, {} committed, {} snapshot installs, net {}/{} delivered {:?}, {:?}",
+        "seed {seed} ok: {} nodes, {}ms, {} leaders, {} committed, {} snapshot installs, net {}/{} delivered {:?}, {:?}",
         p.nodes,
         c.now(),
         c.shared.leaders_elected(),

@@ -9,8 +9,8 @@ use std::cell::Cell;
 
 use super::Server;
 use crate::core::{
-    Entry, Error, Host, Index, LogStore, Node, NodeId, Result, Size, SnapshotRequest, SnapshotResponse, Term,
-    NODE_ID_NONE,
+    Entry, Error, Host, Index, LogStore, Node, NodeId, Result, Size, SnapshotRequest,
+    SnapshotResponse, Term, NODE_ID_NONE,
 };
 
 /// The error upstream reports as a bare `-1`.
@@ -54,8 +54,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         !c.disable_apply && (!self.snapshot_is_in_progress() || c.nonblocking_apply)
     }
 
-    /// Number of entries a snapshot taken now would remove from the log. A log
-    /// of one entry is never compacted, so that the last entry's term stays readable.
+    /// Number of entries a snapshot taken now would remove from the log
+    /// (0, as with upstream, while the log holds at most one entry).
     pub fn num_snapshottable_logs(&self) -> Index {
         if self.log_count() <= 1 {
             return 0;
@@ -118,7 +118,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         }
         let idx = self.snapshot.next_last_idx.get();
         self.snapshot.last_idx.set(idx);
-        self.snapshot.last_term.set(self.snapshot.next_last_term.get());
+        self.snapshot
+            .last_term
+            .set(self.snapshot.next_last_term.get());
         self.log.poll(idx + 1)?;
         self.log.sync()?;
         self.snapshot.in_progress.set(false);
@@ -217,7 +219,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// [`Server::recv_snapshot`], with `from` the sender's id as the caller
     /// knows it (`NODE_ID_NONE` if not in our configuration); it only labels
     /// the debug log, as upstream's does.
-    pub fn recv_snapshot_from(&self, from: NodeId, req: &SnapshotRequest) -> (SnapshotResponse, Result<()>) {
+    pub fn recv_snapshot_from(
+        &self,
+        from: NodeId,
+        req: &SnapshotRequest,
+    ) -> (SnapshotResponse, Result<()>) {
         let len = req.chunk.data.len() as Size;
         self.debug(from, || {
             format!(
@@ -250,12 +256,21 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         (resp, r)
     }
 
-    fn recv_snapshot_chunk(&self, req: &SnapshotRequest, len: Size, resp: &mut SnapshotResponse) -> Result<()> {
+    fn recv_snapshot_chunk(
+        &self,
+        req: &SnapshotRequest,
+        len: Size,
+        resp: &mut SnapshotResponse,
+    ) -> Result<()> {
         match self.receive_term(req.term) {
             Ok(()) => {}
             Err(Error::StaleTerm) => {
                 self.debug(req.leader_id, || {
-                    format!("Snapshot req term {} is less than current term {}", req.term, self.current_term())
+                    format!(
+                        "Snapshot req term {} is less than current term {}",
+                        req.term,
+                        self.current_term()
+                    )
                 });
                 return Ok(());
             }
@@ -264,8 +279,10 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         self.accept_leader(req.leader_id);
         self.reset_transfer_leader(false);
 
-        if req.snapshot_index <= self.snapshot_last_idx() {
-            // We already have it (or a newer one): tell the leader it is done.
+        // Everything the snapshot covers is already ours: in our snapshot, or
+        // committed in our log (committed entries are the same on every
+        // server). Loading it would only fail; tell the leader it is done.
+        if req.snapshot_index <= self.snapshot_last_idx().max(self.commit_idx()) {
             resp.last_chunk = true;
             resp.offset = req.chunk.offset.saturating_add(len);
             resp.success = true;
@@ -280,15 +297,20 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             resp.offset = expected;
             return Ok(());
         }
-        self.host.store_snapshot_chunk(req.snapshot_index, req.chunk.offset, &req.chunk)?;
+        self.host
+            .store_snapshot_chunk(req.snapshot_index, req.chunk.offset, &req.chunk)?;
         self.snapshot.recv_offset.set(expected.saturating_add(len));
 
         if req.chunk.last_chunk {
-            let loaded = self.host.load_snapshot(req.snapshot_term, req.snapshot_index);
+            let loaded = self
+                .host
+                .load_snapshot(req.snapshot_term, req.snapshot_index);
             if loaded.is_err() || self.snapshot_last_idx() < req.snapshot_index {
                 // Not installed: the stored bytes are useless. Restart the
                 // transfer from offset 0 on the leader's next attempt.
-                self.debug(req.leader_id, || format!("snapshot {} was not loaded", req.snapshot_index));
+                self.debug(req.leader_id, || {
+                    format!("snapshot {} was not loaded", req.snapshot_index)
+                });
                 let _ = self.clear_incoming_snapshot(0);
                 return loaded;
             }
@@ -299,7 +321,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
 
     /// Handle a follower's answer to a snapshot chunk.
-    pub fn recv_snapshot_response(&self, node: Option<&Node>, resp: &SnapshotResponse) -> Result<()> {
+    pub fn recv_snapshot_response(
+        &self,
+        node: Option<&Node>,
+        resp: &SnapshotResponse,
+    ) -> Result<()> {
         self.debug(node.map_or(NODE_ID_NONE, |n| n.id()), || {
             format!(
                 "recv snapshot response: ci:{} comi:{} mi:{} t:{} o:{} s:{} lc:{}",
@@ -375,7 +401,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         if let Some(me) = self.my_node() {
             me.clear_flags();
         }
-        self.debug(NODE_ID_NONE, || format!("begin loading snapshot lii:{} lit:{}", idx, term));
+        self.debug(NODE_ID_NONE, || {
+            format!("begin loading snapshot lii:{} lit:{}", idx, term)
+        });
         Ok(())
     }
 
@@ -387,11 +415,19 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         if !self.snapshot.loading.replace(false) {
             return Err(Error::Misuse);
         }
-        self.snapshot.last_idx.set(self.snapshot.next_last_idx.get());
-        self.snapshot.last_term.set(self.snapshot.next_last_term.get());
+        self.snapshot
+            .last_idx
+            .set(self.snapshot.next_last_idx.get());
+        self.snapshot
+            .last_term
+            .set(self.snapshot.next_last_term.get());
         self.mark_configuration_committed();
         self.debug(NODE_ID_NONE, || {
-            format!("loaded snapshot sli:{} slt:{}", self.snapshot_last_idx(), self.snapshot_last_term())
+            format!(
+                "loaded snapshot sli:{} slt:{}",
+                self.snapshot_last_idx(),
+                self.snapshot_last_term()
+            )
         });
         Ok(())
     }
@@ -421,7 +457,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         self.commit_idx.set(idx);
         self.set_snapshot_metadata(term, idx);
         self.mark_configuration_committed();
-        self.debug(NODE_ID_NONE, || format!("restored snapshot lii:{} lit:{}", idx, term));
+        self.debug(NODE_ID_NONE, || {
+            format!("restored snapshot lii:{} lit:{}", idx, term)
+        });
         Ok(())
     }
 

@@ -84,7 +84,11 @@ impl Host<TE> for SHost {
             return Err(Error::Done);
         }
         let end = (start + self.chunk.get().max(1)).min(snap.len());
-        Ok(SnapshotChunk { offset, data: snap[start..end].to_vec(), last_chunk: end == snap.len() })
+        Ok(SnapshotChunk {
+            offset,
+            data: snap[start..end].to_vec(),
+            last_chunk: end == snap.len(),
+        })
     }
     fn store_snapshot_chunk(&self, _idx: Index, offset: Size, chunk: &SnapshotChunk) -> Result<()> {
         let mut recv = self.recv.borrow_mut();
@@ -112,7 +116,10 @@ impl Host<TE> for SHost {
         s.begin_load_snapshot(term, idx)?;
         let my_id = s.my_id();
         for &(id, voting) in self.members.borrow().iter() {
-            let n = s.node(id).or_else(|| s.add_node(0, id, id == my_id)).unwrap();
+            let n = s
+                .node(id)
+                .or_else(|| s.add_node(0, id, id == my_id))
+                .unwrap();
             n.set_voting(voting);
         }
         s.end_load_snapshot()?;
@@ -203,7 +210,11 @@ fn begin_needs_two_entries_and_something_committed() {
     s.set_commit_idx(2);
     assert_eq!(s.num_snapshottable_logs(), 2);
     assert_eq!(s.begin_snapshot(), Ok(()));
-    assert_eq!(s.last_applied_idx(), 2, "begin applies everything committed");
+    assert_eq!(
+        s.last_applied_idx(),
+        2,
+        "begin applies everything committed"
+    );
     assert_eq!(s.begin_snapshot(), Err(Error::SnapshotInProgress));
 }
 
@@ -237,7 +248,10 @@ fn end_compacts_to_the_applied_index_and_cancel_keeps_the_old_snapshot() {
     s.end_snapshot().unwrap();
     assert!(!s.snapshot_is_in_progress());
     assert_eq!((s.snapshot_last_idx(), s.snapshot_last_term()), (2, 1));
-    assert_eq!((s.log.first_idx(), s.log_count(), s.current_idx()), (3, 2, 4));
+    assert_eq!(
+        (s.log.first_idx(), s.log_count(), s.current_idx()),
+        (3, 2, 4)
+    );
     assert_eq!(s.last_log_term(), 1);
     assert_eq!(s.end_snapshot(), Err(Error::Callback(-1)));
 
@@ -258,9 +272,14 @@ fn leader_sends_snapshot_in_chunks_and_follower_loads_it() {
     // The follower's next entry was compacted: three chunks went out at once.
     let sent = l.host().sent_snap.borrow().clone();
     assert_eq!(sent.len(), 3);
-    assert_eq!(sent.iter().map(|(_, m)| m.chunk.offset).collect::<Vec<_>>(), vec![0, 4, 8]);
+    assert_eq!(
+        sent.iter().map(|(_, m)| m.chunk.offset).collect::<Vec<_>>(),
+        vec![0, 4, 8]
+    );
     assert!(sent[2].1.chunk.last_chunk && !sent[1].1.chunk.last_chunk);
-    assert!(sent.iter().all(|(id, m)| *id == 2 && m.snapshot_index == 4 && m.snapshot_term == 1));
+    assert!(sent
+        .iter()
+        .all(|(id, m)| *id == 2 && m.snapshot_index == 4 && m.snapshot_term == 1));
     let ids: Vec<_> = sent.iter().map(|(_, m)| m.msg_id).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
     let n2 = l.node(2).unwrap();
@@ -269,10 +288,24 @@ fn leader_sends_snapshot_in_chunks_and_follower_loads_it() {
     let f = server(2, 2);
     let resps = pump(&l, &f, None);
     assert!(resps.iter().all(|r| r.success && r.term == 1));
-    assert_eq!(resps.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![4, 8, 10]);
-    assert_eq!(f.host().loaded.borrow().clone(), vec![(1, 4, b"0123456789".to_vec())]);
+    assert_eq!(
+        resps.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        vec![4, 8, 10]
+    );
+    assert_eq!(
+        f.host().loaded.borrow().clone(),
+        vec![(1, 4, b"0123456789".to_vec())]
+    );
     assert_eq!((f.snapshot_last_idx(), f.snapshot_last_term()), (4, 1));
-    assert_eq!((f.commit_idx(), f.last_applied_idx(), f.current_idx(), f.log_count()), (4, 4, 4, 0));
+    assert_eq!(
+        (
+            f.commit_idx(),
+            f.last_applied_idx(),
+            f.current_idx(),
+            f.log_count()
+        ),
+        (4, 4, 4, 0)
+    );
     assert_eq!(f.leader_id(), 1);
     assert_eq!(f.num_nodes(), 2);
     let n1 = f.node(1).unwrap();
@@ -311,7 +344,13 @@ fn lost_chunk_is_refused_and_transfer_resumes_from_follower_offset() {
     // next AppendEntries sends it back to the snapshot, from offset 4.
     l.send_appendentries(&n2).unwrap();
     ae_round(&l, &f);
-    let offsets: Vec<_> = l.host().sent_snap.borrow().iter().map(|(_, m)| m.chunk.offset).collect();
+    let offsets: Vec<_> = l
+        .host()
+        .sent_snap
+        .borrow()
+        .iter()
+        .map(|(_, m)| m.chunk.offset)
+        .collect();
     assert_eq!(offsets, vec![4, 8]);
     pump(&l, &f, None);
     assert_eq!(f.host().loaded.borrow().len(), 1);
@@ -360,7 +399,13 @@ fn back_pressure_pauses_and_resumes() {
     l.host().budget.set(None);
     pump(&l, &f, None);
     // The acknowledgement's flush continues from offset 4.
-    let offsets: Vec<_> = l.host().sent_snap.borrow().iter().map(|(_, m)| m.chunk.offset).collect();
+    let offsets: Vec<_> = l
+        .host()
+        .sent_snap
+        .borrow()
+        .iter()
+        .map(|(_, m)| m.chunk.offset)
+        .collect();
     assert_eq!(offsets, vec![4, 8]);
     pump(&l, &f, None);
     assert_eq!(f.snapshot_last_idx(), 4);
@@ -376,7 +421,11 @@ fn newer_snapshot_or_new_leader_discards_the_partial_one() {
         msg_id: 1,
         snapshot_index: idx,
         snapshot_term: 1,
-        chunk: SnapshotChunk { offset, data: b"abcd".to_vec(), last_chunk: false },
+        chunk: SnapshotChunk {
+            offset,
+            data: b"abcd".to_vec(),
+            last_chunk: false,
+        },
     };
     let (r, e) = f.recv_snapshot(&chunk(5, 1, 0));
     assert!(r.success && e.is_ok());
@@ -392,6 +441,36 @@ fn newer_snapshot_or_new_leader_discards_the_partial_one() {
 }
 
 #[test]
+fn snapshot_of_entries_already_committed_here_is_not_transferred() {
+    let l = leader_with(2, 3);
+    *l.host().snap.borrow_mut() = b"0123456789".to_vec();
+    let f = server(2, 2);
+    // The follower holds and has committed everything the snapshot will cover.
+    for m in l.host().sent_ae.borrow().iter() {
+        let _ = f.recv_appendentries(&m.1);
+    }
+    l.host().sent_ae.borrow_mut().clear();
+    let (_, ae) = {
+        let n2 = l.node(2).unwrap();
+        n2.set_next_idx(1);
+        l.send_appendentries(&n2).unwrap();
+        l.host().sent_ae.borrow().last().cloned().unwrap()
+    };
+    let (r, _) = f.recv_appendentries(&ae);
+    assert!(r.success);
+    assert_eq!(f.commit_idx(), 4);
+    l.node(2).unwrap().set_next_idx(1);
+    l.begin_snapshot().unwrap();
+    l.end_snapshot().unwrap();
+    let resps = pump(&l, &f, None);
+    assert!(resps.iter().all(|r| r.success && r.last_chunk));
+    assert_eq!(f.host().stores.get(), 0);
+    assert!(f.host().loaded.borrow().is_empty());
+    assert_eq!((f.current_idx(), f.log_count()), (4, 4));
+    assert_eq!(l.node(2).unwrap().next_idx(), 5);
+}
+
+#[test]
 fn stale_term_chunk_is_refused_without_storing() {
     let f = server(2, 2);
     f.set_current_term(5).unwrap();
@@ -401,7 +480,11 @@ fn stale_term_chunk_is_refused_without_storing() {
         msg_id: 3,
         snapshot_index: 9,
         snapshot_term: 4,
-        chunk: SnapshotChunk { offset: 0, data: b"x".to_vec(), last_chunk: true },
+        chunk: SnapshotChunk {
+            offset: 0,
+            data: b"x".to_vec(),
+            last_chunk: true,
+        },
     };
     let (r, e) = f.recv_snapshot(&req);
     assert_eq!(e, Ok(()));
@@ -414,30 +497,50 @@ fn stale_term_chunk_is_refused_without_storing() {
 fn response_rules() {
     let l = leader_with(3, 3);
     let n2 = l.node(2).unwrap();
-    let resp = |msg_id, term, success, offset, last_chunk| SnapshotResponse { msg_id, term, offset, success, last_chunk };
-    assert_eq!(l.recv_snapshot_response(None, &resp(1, 1, true, 0, true)), Err(Error::Callback(-1)));
+    let resp = |msg_id, term, success, offset, last_chunk| SnapshotResponse {
+        msg_id,
+        term,
+        offset,
+        success,
+        last_chunk,
+    };
+    assert_eq!(
+        l.recv_snapshot_response(None, &resp(1, 1, true, 0, true)),
+        Err(Error::Callback(-1))
+    );
     l.set_snapshot_metadata(1, 2);
     n2.set_next_idx(1);
     let mut c = l.config();
     c.auto_flush = false;
     l.set_config(c);
-    l.recv_snapshot_response(Some(&n2), &resp(5, 1, false, 7, false)).unwrap();
+    l.recv_snapshot_response(Some(&n2), &resp(5, 1, false, 7, false))
+        .unwrap();
     assert_eq!((n2.snapshot_offset(), n2.match_msgid()), (7, 5));
     // Older than what we heard already: ignored.
-    l.recv_snapshot_response(Some(&n2), &resp(4, 1, true, 0, true)).unwrap();
+    l.recv_snapshot_response(Some(&n2), &resp(4, 1, true, 0, true))
+        .unwrap();
     assert_eq!((n2.snapshot_offset(), n2.next_idx()), (7, 1));
-    l.recv_snapshot_response(Some(&n2), &resp(6, 1, true, 9, true)).unwrap();
+    l.recv_snapshot_response(Some(&n2), &resp(6, 1, true, 9, true))
+        .unwrap();
     assert_eq!((n2.snapshot_offset(), n2.next_idx()), (0, 3));
-    l.recv_snapshot_response(Some(&n2), &resp(7, 3, false, 0, false)).unwrap();
+    l.recv_snapshot_response(Some(&n2), &resp(7, 3, false, 0, false))
+        .unwrap();
     assert!(l.is_follower());
     assert_eq!(l.current_term(), 3);
-    assert_eq!(l.recv_snapshot_response(Some(&n2), &resp(8, 3, true, 0, true)), Err(Error::NotLeader));
+    assert_eq!(
+        l.recv_snapshot_response(Some(&n2), &resp(8, 3, true, 0, true)),
+        Err(Error::NotLeader)
+    );
 }
 
 #[test]
 fn load_rules() {
     let s = server(1, 3);
-    assert_eq!(s.end_load_snapshot(), Err(Error::Misuse), "end without begin");
+    assert_eq!(
+        s.end_load_snapshot(),
+        Err(Error::Misuse),
+        "end without begin"
+    );
     assert_eq!(s.begin_load_snapshot(0, 5), Err(Error::Misuse));
     assert_eq!(s.begin_load_snapshot(5, 0), Err(Error::Misuse));
     s.begin_load_snapshot(2, 5).unwrap();
@@ -450,13 +553,28 @@ fn load_rules() {
     s.end_load_snapshot().unwrap();
     assert_eq!(s.end_load_snapshot(), Err(Error::Misuse));
     assert_eq!((s.snapshot_last_idx(), s.snapshot_last_term()), (5, 2));
-    assert_eq!((s.commit_idx(), s.last_applied_idx(), s.current_idx(), s.current_term()), (5, 5, 5, 2));
+    assert_eq!(
+        (
+            s.commit_idx(),
+            s.last_applied_idx(),
+            s.current_idx(),
+            s.current_term()
+        ),
+        (5, 5, 5, 2)
+    );
     let n3 = s.node(3).unwrap();
     assert!(n3.is_addition_committed() && !n3.is_voting_committed() && !n3.has_sufficient_logs());
     assert!(me.is_voting_committed());
-    assert_eq!(s.begin_load_snapshot(2, 5), Err(Error::SnapshotAlreadyLoaded));
+    assert_eq!(
+        s.begin_load_snapshot(2, 5),
+        Err(Error::SnapshotAlreadyLoaded)
+    );
     append(&s, 2);
-    assert_eq!(s.begin_load_snapshot(3, 6), Err(Error::Misuse), "log is newer");
+    assert_eq!(
+        s.begin_load_snapshot(3, 6),
+        Err(Error::Misuse),
+        "log is newer"
+    );
     assert_eq!(s.current_idx(), 7);
 }
 
@@ -466,9 +584,23 @@ fn restore_at_restart() {
     s.node(2).unwrap().set_voting(false);
     assert_eq!(s.restore_snapshot(-1, 3), Err(Error::Misuse));
     s.restore_snapshot(3, 10).unwrap();
-    assert_eq!((s.current_term(), s.commit_idx(), s.last_applied_idx()), (3, 10, 10));
-    assert_eq!((s.snapshot_last_idx(), s.snapshot_last_term(), s.current_idx()), (10, 3, 10));
-    assert_eq!(s.restore_snapshot(3, 10), Err(Error::Misuse), "only once, at start-up");
+    assert_eq!(
+        (s.current_term(), s.commit_idx(), s.last_applied_idx()),
+        (3, 10, 10)
+    );
+    assert_eq!(
+        (
+            s.snapshot_last_idx(),
+            s.snapshot_last_term(),
+            s.current_idx()
+        ),
+        (10, 3, 10)
+    );
+    assert_eq!(
+        s.restore_snapshot(3, 10),
+        Err(Error::Misuse),
+        "only once, at start-up"
+    );
     let n2 = s.node(2).unwrap();
     assert!(n2.is_addition_committed() && !n2.is_voting_committed());
     // Log entries loaded next continue after the snapshot.
