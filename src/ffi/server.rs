@@ -85,12 +85,7 @@ pub(crate) unsafe fn server<'a>(me: *mut raft_server_t) -> Option<&'a CServer> {
 
 /// The server's own `Rc` of the node `p` points at, if `p` is one of its nodes.
 pub(crate) fn node_of(s: &CServer, p: *mut raft_node_t) -> Option<Rc<Node>> {
-    if p.is_null() {
-        return None;
-    }
-    s.nodes()
-        .into_iter()
-        .find(|n| ptr::eq(Rc::as_ptr(n), p as *const Node))
+    s.node_by_addr(p as usize)
 }
 
 fn node_ptr(n: Option<Rc<Node>>) -> *mut raft_node_t {
