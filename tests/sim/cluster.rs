@@ -59,6 +59,7 @@ pub struct Counts {
     pub removals: u64,
     pub partitions: u64,
     pub transfers: u64,
+    pub reads: u64,
 }
 
 impl Cluster {
@@ -446,6 +447,34 @@ impl Cluster {
         };
         self.after_call(id, r.map(|_| ()));
         out
+    }
+
+    /// A linearizable read on node `id`: when the server lets it proceed, the
+    /// node's state machine must already reflect every entry that was known
+    /// committed when the read was issued.
+    pub fn read(&mut self, id: NodeId) {
+        let Some(s) = self.server(id) else { return };
+        let must_see = self.shared.max_committed();
+        let weak = Rc::downgrade(&s);
+        let shared = self.shared.clone();
+        let issued = self.now();
+        self.counts.reads += 1;
+        let r = s.recv_read_request(Box::new(move |can_read| {
+            if !can_read {
+                shared.reads_failed.set(shared.reads_failed.get() + 1);
+                return;
+            }
+            shared.reads_ok.set(shared.reads_ok.get() + 1);
+            let Some(s) = weak.upgrade() else { return };
+            let seen = s.host().fsm.borrow().last_idx;
+            if seen < must_see {
+                shared.violation(format!(
+                    "linearizability: read issued on node {id} at {issued}ms saw state at idx {seen}, \
+                     but idx {must_see} was already committed"
+                ));
+            }
+        }));
+        self.after_call(id, r);
     }
 
     /// Take a snapshot on node `id`: begin it, capture the state machine, and
