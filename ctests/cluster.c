@@ -10,6 +10,8 @@ static cl_node_t *self_of(void *udata) { return (cl_node_t *)udata; }
 
 static void enqueue(cluster_t *cl, cl_msg_t *m)
 {
+    if (cl->hooks.on_message)
+        cl->hooks.on_message(cl, m);
     m->next = NULL;
     if (cl->tail)
         cl->tail->next = m;

@@ -101,6 +101,8 @@ typedef struct {
      * cl->max_entries_per_msg entries, or all when 0). */
     raft_index_t (*get_entries_to_send)(cl_node_t *n, raft_node_t *node, raft_index_t idx,
                                         raft_index_t max, raft_entry_t **entries);
+    /* Sees every message (requests and responses) as it is queued. */
+    void (*on_message)(cluster_t *cl, const cl_msg_t *m);
 } cl_hooks_t;
 
 struct cluster {

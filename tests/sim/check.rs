@@ -19,6 +19,9 @@ pub struct Shared {
     pub trace: bool,
     /// Servers apply entries while a snapshot is being taken.
     pub nonblocking_apply: bool,
+    /// Servers sync their log on every append; when false the simulation
+    /// calls `index_to_sync`/`flush` from time to time instead.
+    pub auto_flush: bool,
     next_entry_id: Cell<EntryId>,
     pub violations: RefCell<Vec<String>>,
     /// Every snapshot taken, by last index (to explain a corrupt transfer).
@@ -34,8 +37,13 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(trace: bool, nonblocking_apply: bool) -> Shared {
-        Shared { trace, nonblocking_apply, ..Shared::default() }
+    pub fn new(trace: bool, nonblocking_apply: bool, auto_flush: bool) -> Shared {
+        Shared {
+            trace,
+            nonblocking_apply,
+            auto_flush,
+            ..Shared::default()
+        }
     }
 
     pub fn violation(&self, msg: String) {
@@ -64,7 +72,9 @@ impl Shared {
             Some(n) => {
                 let n = *n;
                 drop(leaders);
-                self.violation(format!("election safety: nodes {n} and {node} both led term {term}"));
+                self.violation(format!(
+                    "election safety: nodes {n} and {node} both led term {term}"
+                ));
                 false
             }
             None => {
@@ -106,7 +116,10 @@ impl Shared {
     }
 
     pub fn is_committed(&self, idx: Index, key: &EntryKey) -> bool {
-        self.committed.borrow().get(&idx).is_some_and(|(k, _)| k == key)
+        self.committed
+            .borrow()
+            .get(&idx)
+            .is_some_and(|(k, _)| k == key)
     }
 
     /// The state machine of `node` reached `hash` at `idx`: every node's
@@ -117,7 +130,9 @@ impl Shared {
             Some(h) if *h == hash => {}
             Some(_) => {
                 drop(s);
-                self.violation(format!("state machine safety: node {node} has a different state at idx {idx}"));
+                self.violation(format!(
+                    "state machine safety: node {node} has a different state at idx {idx}"
+                ));
             }
             None => {
                 s.insert(idx, hash);
@@ -155,7 +170,9 @@ impl Shared {
         let popped = std::mem::take(&mut log.0.borrow_mut().popped);
         for (idx, key) in popped {
             if self.is_committed(idx, &key) {
-                self.violation(format!("node {node} removed committed entry idx {idx} {key:?}"));
+                self.violation(format!(
+                    "node {node} removed committed entry idx {idx} {key:?}"
+                ));
             }
         }
         let problems = std::mem::take(&mut log.0.borrow_mut().problems);

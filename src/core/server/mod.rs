@@ -13,8 +13,8 @@
 //!   count voting nodes that are *active*: a REMOVE_NODE takes effect when
 //!   appended, as in Raft's single-server changes, so removing a voter from a
 //!   two-voter cluster commits. Reads also need a majority of all voters.
-//! * A node that cannot vote never campaigns; a leader that applies its own
-//!   removal steps down.
+//! * A node that cannot vote never campaigns, and leadership is never
+//!   transferred to one; a leader that applies its own removal steps down.
 //! * A follower commits only up to what the request proved to match, and
 //!   entries a snapshot already covers are skipped instead of re-appended.
 //! * Bad input is refused instead of asserted: unknown nodes, duplicate
@@ -25,6 +25,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
 use super::entry::Entry;
@@ -95,11 +96,66 @@ impl Default for Config {
     }
 }
 
-/// Membership: nodes in insertion order plus an id index.
+/// Membership: nodes in insertion order plus indexes by id and by address
+/// (the C layer maps a `raft_node_t *` back to the server's own `Rc`).
 #[derive(Default)]
 pub(crate) struct Nodes {
     pub(crate) list: Vec<Rc<Node>>,
-    pub(crate) by_id: HashMap<NodeId, Rc<Node>>,
+    by_id: HashMap<NodeId, Rc<Node>, BuildHasherDefault<IdHasher>>,
+    by_addr: HashMap<usize, Rc<Node>, BuildHasherDefault<IdHasher>>,
+}
+
+impl Nodes {
+    pub(crate) fn push(&mut self, node: Rc<Node>) {
+        self.by_id.insert(node.id(), node.clone());
+        self.by_addr
+            .insert(Rc::as_ptr(&node) as usize, node.clone());
+        self.list.push(node);
+    }
+    pub(crate) fn get(&self, id: NodeId) -> Option<&Rc<Node>> {
+        self.by_id.get(&id)
+    }
+    pub(crate) fn by_addr(&self, addr: usize) -> Option<&Rc<Node>> {
+        self.by_addr.get(&addr)
+    }
+    /// Keep only the nodes for which `keep` holds.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Rc<Node>) -> bool) {
+        self.list.retain(|n| keep(n));
+        let list = &self.list;
+        let kept = |n: &Rc<Node>| list.iter().any(|m| Rc::ptr_eq(m, n));
+        self.by_id.retain(|_, n| kept(n));
+        self.by_addr.retain(|_, n| kept(n));
+    }
+    pub(crate) fn remove(&mut self, node: &Rc<Node>) {
+        self.list.retain(|n| !Rc::ptr_eq(n, node));
+        self.by_id.remove(&node.id());
+        self.by_addr.remove(&(Rc::as_ptr(node) as usize));
+    }
+}
+
+/// A fast hash for small integer keys (node ids, addresses): one multiply,
+/// folded so that the low bits (bucket choice) depend on every input bit.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_i32(&mut self, v: i32) {
+        self.write_u64(v as u32 as u64)
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64)
+    }
 }
 
 /// One Raft server.
@@ -278,7 +334,12 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
     /// The node with `id`, if it is in the configuration.
     pub fn node(&self, id: NodeId) -> Option<Rc<Node>> {
-        self.nodes.borrow().by_id.get(&id).cloned()
+        self.nodes.borrow().get(id).cloned()
+    }
+    /// The server's node whose address is `addr` (identity lookup for the C
+    /// layer, which holds `Rc::as_ptr` of nodes); never dereferences `addr`.
+    pub fn node_by_addr(&self, addr: usize) -> Option<Rc<Node>> {
+        self.nodes.borrow().by_addr(addr).cloned()
     }
     /// The node at `pos` in insertion order.
     pub fn node_at(&self, pos: usize) -> Option<Rc<Node>> {

@@ -1,8 +1,6 @@
 //! Log replication: AppendEntries in both directions, client entries, commit.
 
-use std::rc::Rc;
-
-use super::props::{is_cfg_change, is_voting_cfg_change};
+use super::props::{in_quorum, is_cfg_change, is_voting_cfg_change, majority_value};
 use super::Server;
 use crate::core::{
     AppendEntriesRequest, AppendEntriesResponse, Entry, EntryResponse, Error, Host, Index,
@@ -153,7 +151,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// Send `node` everything it misses, one request per batch (a snapshot when
     /// its next entry was compacted). A heartbeat when it is up to date.
     pub fn send_appendentries(&self, node: &Node) -> Result<()> {
-        if self.my_node().is_some_and(|m| std::ptr::eq(&*m, node)) || !node.is_active() {
+        if self.is_me(node) || !node.is_active() {
             return Ok(());
         }
         if self.snapshot_last_idx() >= node.next_idx() {
@@ -202,11 +200,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// Replicate to (or heartbeat) every other node; returns the last error.
     pub fn send_appendentries_all(&self) -> Result<()> {
         let mut ret = Ok(());
-        for n in self.nodes() {
+        self.for_each_node(|n| {
             if let Err(e) = self.send_appendentries(&n) {
                 ret = Err(e);
             }
-        }
+        });
         ret
     }
 
@@ -437,12 +435,15 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
 
     /// Commit the highest index a majority of voters hold, if it is of our term.
     fn update_commit_idx(&self) {
-        let mut indexes: Vec<Index> = self.quorum_voters().iter().map(|n| n.match_idx()).collect();
-        if indexes.is_empty() {
+        let indexes = self.with_nodes(|l| {
+            l.iter()
+                .filter(|n| in_quorum(n))
+                .map(|n| n.match_idx())
+                .collect()
+        });
+        let Some(commit) = majority_value(indexes) else {
             return;
-        }
-        indexes.sort_unstable_by(|a, b| b.cmp(a));
-        let commit = indexes[indexes.len() / 2];
+        };
         if commit > self.commit_idx()
             && self
                 .entry_at(commit)
@@ -474,16 +475,12 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             }
             self.update_commit_idx();
             let last_read = self.read_queue.borrow().back().map_or(0, |r| r.msg_id);
-            let me = self.my_node();
-            for n in self.nodes() {
-                if me.as_ref().is_some_and(|m| Rc::ptr_eq(m, &n)) {
-                    continue;
+            self.for_each_node(|n| {
+                let idle = n.next_msgid() > last_read && n.next_idx() > self.current_idx();
+                if !self.is_me(&n) && !idle {
+                    let _ = self.send_appendentries(&n);
                 }
-                if n.next_msgid() > last_read && n.next_idx() > self.current_idx() {
-                    continue;
-                }
-                let _ = self.send_appendentries(&n);
-            }
+            });
         }
         self.exec_operations()
     }
