@@ -38,7 +38,12 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(trace: bool, nonblocking_apply: bool, auto_flush: bool) -> Shared {
-        Shared { trace, nonblocking_apply, auto_flush, ..Shared::default() }
+        Shared {
+            trace,
+            nonblocking_apply,
+            auto_flush,
+            ..Shared::default()
+        }
     }
 
     pub fn violation(&self, msg: String) {
@@ -67,7 +72,9 @@ impl Shared {
             Some(n) => {
                 let n = *n;
                 drop(leaders);
-                self.violation(format!("election safety: nodes {n} and {node} both led term {term}"));
+                self.violation(format!(
+                    "election safety: nodes {n} and {node} both led term {term}"
+                ));
                 false
             }
             None => {
@@ -109,7 +116,10 @@ impl Shared {
     }
 
     pub fn is_committed(&self, idx: Index, key: &EntryKey) -> bool {
-        self.committed.borrow().get(&idx).is_some_and(|(k, _)| k == key)
+        self.committed
+            .borrow()
+            .get(&idx)
+            .is_some_and(|(k, _)| k == key)
     }
 
     /// The state machine of `node` reached `hash` at `idx`: every node's
@@ -120,7 +130,9 @@ impl Shared {
             Some(h) if *h == hash => {}
             Some(_) => {
                 drop(s);
-                self.violation(format!("state machine safety: node {node} has a different state at idx {idx}"));
+                self.violation(format!(
+                    "state machine safety: node {node} has a different state at idx {idx}"
+                ));
             }
             None => {
                 s.insert(idx, hash);
@@ -158,7 +170,9 @@ impl Shared {
         let popped = std::mem::take(&mut log.0.borrow_mut().popped);
         for (idx, key) in popped {
             if self.is_committed(idx, &key) {
-                self.violation(format!("node {node} removed committed entry idx {idx} {key:?}"));
+                self.violation(format!(
+                    "node {node} removed committed entry idx {idx} {key:?}"
+                ));
             }
         }
         let problems = std::mem::take(&mut log.0.borrow_mut().problems);

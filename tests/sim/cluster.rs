@@ -63,7 +63,14 @@ pub struct Counts {
 
 impl Cluster {
     /// `n` voters whose logs start with the configuration entries that name them.
-    pub fn new(seed: u64, n: usize, faults: Faults, trace: bool, nonblocking_apply: bool, auto_flush: bool) -> Cluster {
+    pub fn new(
+        seed: u64,
+        n: usize,
+        faults: Faults,
+        trace: bool,
+        nonblocking_apply: bool,
+        auto_flush: bool,
+    ) -> Cluster {
         let mut rng = Rng::new(seed);
         let shared = Rc::new(Shared::new(trace, nonblocking_apply, auto_flush));
         let mut c = Cluster {
@@ -76,10 +83,7 @@ impl Cluster {
         };
         let boot: Vec<SimEntry> = (1..=n as NodeId)
             .map(|id| SimEntry::cfg(log_type::ADD_NODE, c.shared.new_entry_id(), id))
-            .map(|e| {
-                e.set_term(1);
-                e
-            })
+            .inspect(|e| e.set_term(1))
             .collect();
         for id in 1..=n as NodeId {
             let disk = Rc::new(Disk::new(BTreeMap::new()));
@@ -88,7 +92,15 @@ impl Cluster {
                 let copy = SimEntry::new(e.term(), e.id(), e.entry_type(), e.data().to_vec());
                 disk.log.borrow().append(&copy).expect("append");
             }
-            c.nodes.insert(id, SimNode { disk, server: None, retired: false, seen_commit: 0 });
+            c.nodes.insert(
+                id,
+                SimNode {
+                    disk,
+                    server: None,
+                    retired: false,
+                    seen_commit: 0,
+                },
+            );
             c.start(id);
         }
         c
@@ -100,12 +112,20 @@ impl Cluster {
 
     /// Members (not retired), running or not.
     pub fn members(&self) -> Vec<NodeId> {
-        self.nodes.iter().filter(|(_, n)| !n.retired).map(|(id, _)| *id).collect()
+        self.nodes
+            .iter()
+            .filter(|(_, n)| !n.retired)
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Ids of nodes that are running.
     pub fn up_ids(&self) -> Vec<NodeId> {
-        self.nodes.iter().filter(|(_, n)| n.up().is_some()).map(|(id, _)| *id).collect()
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.up().is_some())
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     pub fn server(&self, id: NodeId) -> Option<Rc<SimServer>> {
@@ -122,7 +142,9 @@ impl Cluster {
 
     /// The leader of the highest term, if any.
     pub fn leader(&self) -> Option<(NodeId, Rc<SimServer>)> {
-        self.leaders().into_iter().max_by_key(|(_, s)| s.current_term())
+        self.leaders()
+            .into_iter()
+            .max_by_key(|(_, s)| s.current_term())
     }
 
     /// Boot (or reboot) node `id` from its disk in the documented order:
@@ -152,7 +174,13 @@ impl Cluster {
                 log.append(e).expect("append");
             }
         }
-        let host = SimHost::new(id, self.shared.clone(), disk.clone(), fsm.clone(), self.rng.fork());
+        let host = SimHost::new(
+            id,
+            self.shared.clone(),
+            disk.clone(),
+            fsm.clone(),
+            self.rng.fork(),
+        );
         let server = Rc::new(Server::new(log.clone(), host));
         *server.host().server.borrow_mut() = Rc::downgrade(&server);
         let mut cfg = server.config();
@@ -176,17 +204,21 @@ impl Cluster {
         }
         if let Some((term, idx, _)) = &snapshot {
             if let Err(e) = snap::restore_snapshot(&server, *term, *idx) {
-                self.shared.violation(format!("node {id}: restore_snapshot({term}, {idx}) failed: {e:?}"));
+                self.shared.violation(format!(
+                    "node {id}: restore_snapshot({term}, {idx}) failed: {e:?}"
+                ));
             }
         }
         if preload {
             if let Err(e) = server.restore_log() {
-                self.shared.violation(format!("node {id}: restore_log failed: {e:?}"));
+                self.shared
+                    .violation(format!("node {id}: restore_log failed: {e:?}"));
             }
         } else {
             for (idx, e) in &replay {
                 if let Err(err) = server.append_entry(e) {
-                    self.shared.violation(format!("node {id}: replaying idx {idx} failed: {err:?}"));
+                    self.shared
+                        .violation(format!("node {id}: replaying idx {idx} failed: {err:?}"));
                 }
             }
         }
@@ -198,7 +230,8 @@ impl Cluster {
             ));
         }
         if let Err(e) = server.restore_metadata(disk.term.get(), disk.vote.get()) {
-            self.shared.violation(format!("node {id}: restore_metadata failed: {e:?}"));
+            self.shared
+                .violation(format!("node {id}: restore_metadata failed: {e:?}"));
         }
         server.randomize_election_timeout();
         *disk.log.borrow_mut() = log;
@@ -216,7 +249,11 @@ impl Cluster {
     }
 
     pub fn restart(&mut self, id: NodeId) {
-        if self.nodes.get(&id).is_some_and(|n| n.server.is_none() && !n.retired) {
+        if self
+            .nodes
+            .get(&id)
+            .is_some_and(|n| n.server.is_none() && !n.retired)
+        {
             self.start(id);
             self.counts.restarts += 1;
             self.trace(format_args!("restart n{id}"));
@@ -262,7 +299,12 @@ impl Cluster {
         }
         let completed = {
             let mut syncs = s.host().syncs.borrow_mut();
-            let done = syncs.iter().filter(|(t, _)| *t <= now).map(|(_, i)| *i).max().unwrap_or(0);
+            let done = syncs
+                .iter()
+                .filter(|(t, _)| *t <= now)
+                .map(|(_, i)| *i)
+                .max()
+                .unwrap_or(0);
             syncs.retain(|(t, _)| *t > now);
             done
         };
@@ -302,14 +344,17 @@ impl Cluster {
             Msg::TimeoutNow => (None, s.timeout_now()),
         };
         if let Some(reply) = reply {
-            self.net.send(self.shared.now.get(), to, from, reply, &mut self.rng);
+            self.net
+                .send(self.shared.now.get(), to, from, reply, &mut self.rng);
         }
         self.after_call(to, r);
     }
 
     /// Flush what a call made the node send, and stop it if it shut down.
     fn after_call<T>(&mut self, id: NodeId, r: Result<T, Error>) {
-        let Some(node) = self.nodes.get(&id) else { return };
+        let Some(node) = self.nodes.get(&id) else {
+            return;
+        };
         let Some(s) = node.server.clone() else { return };
         let out = std::mem::take(&mut *s.host().outbox.borrow_mut());
         for (to, msg) in out {
@@ -344,7 +389,10 @@ impl Cluster {
             }
             let commit = s.commit_idx();
             if commit > s.current_idx() {
-                shared.violation(format!("node {id}: commit idx {commit} beyond last idx {}", s.current_idx()));
+                shared.violation(format!(
+                    "node {id}: commit idx {commit} beyond last idx {}",
+                    s.current_idx()
+                ));
             }
             for idx in (n.seen_commit + 1)..=commit {
                 if let Some(e) = log.get_entry(idx) {
@@ -387,7 +435,8 @@ impl Cluster {
         let out = match &r {
             Ok(resp) => {
                 if !was_leader {
-                    self.shared.violation(format!("node {id} accepted an entry while not leader"));
+                    self.shared
+                        .violation(format!("node {id} accepted an entry while not leader"));
                 }
                 self.counts.entries += 1;
                 Some((*resp, e.key()))
@@ -440,10 +489,16 @@ impl Cluster {
     /// snapshot on disk.
     pub fn finish_snapshot(&mut self, id: NodeId) {
         let Some(s) = self.server(id) else { return };
-        let Some((term, idx, bytes)) = s.host().pending_snapshot.borrow_mut().take() else { return };
+        let Some((term, idx, bytes)) = s.host().pending_snapshot.borrow_mut().take() else {
+            return;
+        };
         // The snapshot is durable before the server may start sending it
         // (ending a snapshot as leader sends it to lagging followers).
-        let previous = s.host().disk.snapshot.replace(Some((term, idx, bytes.clone())));
+        let previous = s
+            .host()
+            .disk
+            .snapshot
+            .replace(Some((term, idx, bytes.clone())));
         let r = snap::end_snapshot(&s);
         if r.is_err() {
             *s.host().disk.snapshot.borrow_mut() = previous;
@@ -465,7 +520,9 @@ impl Cluster {
     /// Ask the leader to add a brand-new node (non-voting first; the leader
     /// promotes it once it has caught up).
     pub fn add_member(&mut self) {
-        let Some((lid, leader)) = self.leader() else { return };
+        let Some((lid, leader)) = self.leader() else {
+            return;
+        };
         if leader.voting_change_is_in_progress() {
             return;
         }
@@ -477,7 +534,15 @@ impl Cluster {
         self.after_call(lid, r.map(|_| ()));
         if ok {
             let disk = Rc::new(Disk::new(BTreeMap::new()));
-            self.nodes.insert(id, SimNode { disk, server: None, retired: false, seen_commit: 0 });
+            self.nodes.insert(
+                id,
+                SimNode {
+                    disk,
+                    server: None,
+                    retired: false,
+                    seen_commit: 0,
+                },
+            );
             self.start(id);
             self.counts.joins += 1;
             self.trace(format_args!("n{lid} adds n{id}"));
@@ -486,15 +551,24 @@ impl Cluster {
 
     /// Ask the leader to remove one of the other members.
     pub fn remove_member(&mut self) {
-        let Some((lid, leader)) = self.leader() else { return };
+        let Some((lid, leader)) = self.leader() else {
+            return;
+        };
         if leader.voting_change_is_in_progress() {
             return;
         }
-        let others: Vec<NodeId> = leader.nodes().iter().map(|n| n.id()).filter(|n| *n != lid).collect();
+        let others: Vec<NodeId> = leader
+            .nodes()
+            .iter()
+            .map(|n| n.id())
+            .filter(|n| *n != lid)
+            .collect();
         if others.len() < 2 {
             return;
         }
-        let Some(&victim) = self.rng.pick(&others) else { return };
+        let Some(&victim) = self.rng.pick(&others) else {
+            return;
+        };
         let e = SimEntry::cfg(log_type::REMOVE_NODE, self.shared.new_entry_id(), victim);
         let r = leader.recv_entry(&e);
         if r.is_ok() {
@@ -504,10 +578,18 @@ impl Cluster {
     }
 
     pub fn transfer_leader(&mut self) {
-        let Some((lid, leader)) = self.leader() else { return };
-        let voters: Vec<NodeId> =
-            leader.nodes().iter().filter(|n| n.is_voting() && n.id() != lid).map(|n| n.id()).collect();
-        let Some(&target) = self.rng.pick(&voters) else { return };
+        let Some((lid, leader)) = self.leader() else {
+            return;
+        };
+        let voters: Vec<NodeId> = leader
+            .nodes()
+            .iter()
+            .filter(|n| n.is_voting() && n.id() != lid)
+            .map(|n| n.id())
+            .collect();
+        let Some(&target) = self.rng.pick(&voters) else {
+            return;
+        };
         let r = leader.transfer_leader(target, 2 * ELECTION_TIMEOUT);
         if r.is_ok() {
             self.counts.transfers += 1;

@@ -97,8 +97,18 @@ pub fn describe(c: &Cluster) -> String {
                 let _ = writeln!(s, "  n{id}: {}", if n.retired { "retired" } else { "down" });
             }
             Some(srv) => {
-                let voters: Vec<NodeId> = srv.nodes().iter().filter(|x| x.is_voting()).map(|x| x.id()).collect();
-                let others: Vec<NodeId> = srv.nodes().iter().filter(|x| !x.is_voting()).map(|x| x.id()).collect();
+                let voters: Vec<NodeId> = srv
+                    .nodes()
+                    .iter()
+                    .filter(|x| x.is_voting())
+                    .map(|x| x.id())
+                    .collect();
+                let others: Vec<NodeId> = srv
+                    .nodes()
+                    .iter()
+                    .filter(|x| !x.is_voting())
+                    .map(|x| x.id())
+                    .collect();
                 let _ = writeln!(
                     s,
                     "  n{id}: {} term {} leader {} commit {} applied {} last {} snap {} voters {voters:?} non-voting {others:?}",
@@ -158,7 +168,11 @@ fn chaos_actions(c: &mut Cluster, p: &Profile) {
         }
     }
     if per_ms(&mut c.rng, 3 * p.crash_rate) {
-        let down: Vec<NodeId> = c.members().into_iter().filter(|id| c.server(*id).is_none()).collect();
+        let down: Vec<NodeId> = c
+            .members()
+            .into_iter()
+            .filter(|id| c.server(*id).is_none())
+            .collect();
         if let Some(&n) = c.rng.pick(&down) {
             c.restart(n);
         }
@@ -195,7 +209,12 @@ fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<(), String> {
     c.net.heal();
     c.net.faults = Faults::calm();
     c.shared.chaos.set(false);
-    let down: Vec<NodeId> = c.nodes.iter().filter(|(_, n)| n.server.is_none() && !n.retired).map(|(id, _)| *id).collect();
+    let down: Vec<NodeId> = c
+        .nodes
+        .iter()
+        .filter(|(_, n)| n.server.is_none() && !n.retired)
+        .map(|(id, _)| *id)
+        .collect();
     for id in down {
         c.restart(id);
     }
@@ -236,7 +255,10 @@ fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<(), String> {
             Some(_) => {
                 let Some((_, l)) = c.leader() else { continue };
                 let voters = c.live_voters(&l);
-                if voters.iter().all(|v| c.server(*v).is_some_and(|s| s.last_applied_idx() >= idx)) {
+                if voters
+                    .iter()
+                    .all(|v| c.server(*v).is_some_and(|s| s.last_applied_idx() >= idx))
+                {
                     c.check_logs();
                     return check(c, seed);
                 }
@@ -251,7 +273,11 @@ fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<(), String> {
             }
         }
     }
-    Err(report(seed, &format!("no progress within {PROGRESS_BOUND_MS}ms after healing (target {target:?})"), Some(c)))
+    Err(report(
+        seed,
+        &format!("no progress within {PROGRESS_BOUND_MS}ms after healing (target {target:?})"),
+        Some(c),
+    ))
 }
 
 pub fn run_seed(seed: u64, trace: bool) -> Result<String, String> {
@@ -259,7 +285,14 @@ pub fn run_seed(seed: u64, trace: bool) -> Result<String, String> {
     if trace {
         eprintln!("seed {seed}: {p:?}");
     }
-    let mut c = Cluster::new(seed, p.nodes, p.faults, trace, p.nonblocking_apply, p.auto_flush);
+    let mut c = Cluster::new(
+        seed,
+        p.nodes,
+        p.faults,
+        trace,
+        p.nonblocking_apply,
+        p.auto_flush,
+    );
     check(&c, seed)?;
     for _ in 0..p.cycles {
         c.net.faults = p.faults;
@@ -268,7 +301,7 @@ pub fn run_seed(seed: u64, trace: bool) -> Result<String, String> {
         while c.now() < end {
             chaos_actions(&mut c, &p);
             c.step();
-            if c.now() % LOG_CHECK_EVERY_MS == 0 {
+            if c.now().is_multiple_of(LOG_CHECK_EVERY_MS) {
                 c.check_logs();
             }
             check(&c, seed)?;

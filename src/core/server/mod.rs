@@ -13,8 +13,8 @@
 //!   count voting nodes that are *active*: a REMOVE_NODE takes effect when
 //!   appended, as in Raft's single-server changes, so removing a voter from a
 //!   two-voter cluster commits. Reads also need a majority of all voters.
-//! * A node that cannot vote never campaigns; a leader that applies its own
-//!   removal steps down.
+//! * A node that cannot vote never campaigns, and leadership is never
+//!   transferred to one; a leader that applies its own removal steps down.
 //! * A follower commits only up to what the request proved to match, and
 //!   entries a snapshot already covers are skipped instead of re-appended.
 //! * Bad input is refused instead of asserted: unknown nodes, duplicate

@@ -33,7 +33,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                     .cloned()
             })
         };
-        let Some(target) = target.filter(|t| t.id() != me) else {
+        // Only a voter can win the election that completes the transfer.
+        let Some(target) = target.filter(|t| t.id() != me && t.is_voting()) else {
             return Err(Error::InvalidNodeId);
         };
         if self.host.has_send_timeoutnow() && self.current_idx() == target.match_idx() {
