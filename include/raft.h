@@ -547,7 +547,9 @@ raft_server_t *raft_new_with_log(const raft_log_impl_t *log_impl, void *log_arg)
 
 /**
  * Free the server, its nodes and its log. Queued reads are answered with
- * `can_read = 0` first.
+ * `can_read = 0` first. From inside a callback, the server stops answering
+ * at once (calls on it fail as for a bad pointer) and is freed when the
+ * outermost library call returns.
  *
  * # Safety
  * `me` must be NULL or a server from `raft_new*`, not used afterwards.

@@ -75,7 +75,12 @@ fn ci_seeds() {
     }
     let n = env_u64("SIM_CI_SEEDS").unwrap_or(CI_SEEDS);
     let failures = run_seeds(1..=n);
-    assert!(failures.is_empty(), "{} of {n} seeds failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {n} seeds failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -84,5 +89,10 @@ fn soak() {
     let start = env_u64("SIM_SEED_START").unwrap_or(1000);
     let n = env_u64("SIM_SEEDS").unwrap_or(1000);
     let failures = run_seeds(start..start + n);
-    assert!(failures.is_empty(), "{} of {n} seeds failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {n} seeds failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

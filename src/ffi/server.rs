@@ -38,6 +38,10 @@ pub struct Fields {
     udata: Cell<*mut c_void>,
     /// Set once the log's `init` returned (it receives this handle first).
     server: OnceCell<CServer>,
+    /// How many exports are running on this server (callbacks nest them).
+    depth: Cell<u32>,
+    /// `raft_destroy` was called from inside a callback: free on the way out.
+    doomed: Cell<bool>,
 }
 
 impl std::ops::Deref for raft_server_t {
@@ -85,9 +89,6 @@ pub(crate) unsafe fn server<'a>(me: *mut raft_server_t) -> Option<&'a CServer> {
 
 /// The server's own `Rc` of the node `p` points at, if `p` is one of its nodes.
 pub(crate) fn node_of(s: &CServer, p: *mut raft_node_t) -> Option<Rc<Node>> {
-    if p.is_null() {
-        return None;
-    }
     s.node_by_addr(p as usize)
 }
 
@@ -102,10 +103,31 @@ pub(crate) unsafe fn with<T>(
     default: T,
     f: impl FnOnce(&CServer) -> T,
 ) -> T {
-    match server(me) {
-        Some(s) => guard(default, || f(s)),
-        None => default,
+    let Some(h) = handle(me) else { return default };
+    let Some(s) = h.server.get() else {
+        return default;
+    };
+    h.depth.set(h.depth.get() + 1);
+    let r = guard(default, || f(s));
+    h.depth.set(h.depth.get() - 1);
+    if h.depth.get() == 0 && h.doomed.get() {
+        destroy_now(me);
     }
+    r
+}
+
+/// Answer queued reads with `can_read = 0`, then free everything.
+///
+/// # Safety
+/// `me` must be a server no export is running on.
+unsafe fn destroy_now(me: *mut raft_server_t) {
+    let h = &*me;
+    if let Some(s) = h.server.get() {
+        h.depth.set(h.depth.get() + 1);
+        guard((), || s.fail_reads());
+    }
+    h.magic.set(0);
+    guard((), || drop(Box::from_raw(me)));
 }
 
 /// Define exports that take only the server and return a value.
@@ -148,6 +170,8 @@ pub unsafe extern "C" fn raft_new_with_log(
             magic: Cell::new(SERVER_MAGIC),
             udata: Cell::new(ptr::null_mut()),
             server: OnceCell::new(),
+            depth: Cell::new(0),
+            doomed: Cell::new(false),
         })));
         let log = match VtableLog::new(log_impl, me, log_arg) {
             Some(log) if !log.handle().is_null() => log,
@@ -169,20 +193,23 @@ pub unsafe extern "C" fn raft_new_with_log(
 }
 
 /// Free the server, its nodes and its log. Queued reads are answered with
-/// `can_read = 0` first.
+/// `can_read = 0` first. From inside a callback, the server stops answering
+/// at once (calls on it fail as for a bad pointer) and is freed when the
+/// outermost library call returns.
 ///
 /// # Safety
 /// `me` must be NULL or a server from `raft_new*`, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn raft_destroy(me: *mut raft_server_t) {
     let Some(h) = handle(me) else { return };
-    guard((), || {
-        if let Some(s) = h.server.get() {
-            s.fail_reads();
-        }
+    if h.depth.get() > 0 {
+        // Called from a callback: the server is still in use below us. It
+        // stops answering now and is freed when the outermost call returns.
         h.magic.set(0);
-        drop(Box::from_raw(me));
-    })
+        h.doomed.set(true);
+        return;
+    }
+    destroy_now(me);
 }
 
 /// The user data given to `raft_set_callbacks`; NULL for NULL or a non-server pointer.
@@ -769,5 +796,67 @@ pub extern "C" fn raft_votes_is_majority(nnodes: c_int, nvotes: c_int) -> c_int 
     match (usize::try_from(nnodes), usize::try_from(nvotes)) {
         (Ok(n), Ok(v)) => core::server::votes_is_majority(n, v) as c_int,
         _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::entry::{raft_entry_new, raft_entry_release};
+
+    unsafe extern "C" fn destroy_on_second(
+        r: *mut raft_server_t,
+        ud: *mut c_void,
+        _e: *mut raft_entry_t,
+        idx: raft_index_t,
+    ) -> c_int {
+        *(ud as *mut i32) += 1;
+        if idx == 2 {
+            raft_destroy(r);
+            // The server no longer answers, but is not freed under our feet.
+            assert_eq!(raft_get_current_idx(r), 0);
+        }
+        0
+    }
+
+    #[test]
+    fn destroy_from_a_callback_is_deferred() {
+        unsafe {
+            let mut applied = 0i32;
+            let mut cbs = raft_cbs_t {
+                applylog: Some(destroy_on_second),
+                ..Default::default()
+            };
+            let r = raft_new();
+            raft_set_callbacks(r, &mut cbs, &mut applied as *mut i32 as *mut c_void);
+            assert!(!raft_add_node(r, ptr::null_mut(), 1, 1).is_null());
+            assert_eq!(raft_periodic_internal(r, 10), 0);
+            let e = raft_entry_new(3);
+            let mut resp = raft_entry_resp_t::default();
+            assert_eq!(raft_recv_entry(r, e, &mut resp), 0);
+            raft_entry_release(e);
+            assert_eq!(applied, 2);
+            assert_eq!(resp.idx, 2);
+        }
+    }
+
+    #[test]
+    fn bad_pointers_are_refused() {
+        unsafe {
+            let mut not_a_server = 0u64;
+            let p = &mut not_a_server as *mut u64 as *mut raft_server_t;
+            assert!(raft_get_udata(p).is_null());
+            assert_eq!(raft_periodic(p), RAFT_ERR_MISUSE);
+            assert_eq!(raft_get_current_term(ptr::null_mut()), 0);
+            let r = raft_new();
+            assert!(raft_get_node(r, 42).is_null());
+            assert!(raft_get_node_from_idx(r, -1).is_null());
+            assert!(raft_get_entry_from_idx(r, 5).is_null());
+            raft_remove_node(r, 0x1000 as *mut raft_node_t);
+            let mut n = 7;
+            assert!(raft_get_entries_from_idx(r, 1, &mut n).is_null());
+            assert_eq!(n, 0);
+            raft_destroy(r);
+        }
     }
 }

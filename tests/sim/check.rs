@@ -19,10 +19,16 @@ pub struct Shared {
     pub trace: bool,
     /// Servers apply entries while a snapshot is being taken.
     pub nonblocking_apply: bool,
+    /// Servers sync their log on every append; when false the simulation
+    /// calls `index_to_sync`/`flush` from time to time instead.
+    pub auto_flush: bool,
     next_entry_id: Cell<EntryId>,
     pub violations: RefCell<Vec<String>>,
     /// Every snapshot taken, by last index (to explain a corrupt transfer).
     pub snapshots: RefCell<BTreeMap<Index, Vec<u8>>>,
+    /// Linearizable reads allowed / refused by the servers.
+    pub reads_ok: Cell<u64>,
+    pub reads_failed: Cell<u64>,
     /// Snapshots received over the network and loaded.
     pub installs: Cell<u64>,
     /// Term → the one node that led it (election safety).
@@ -34,8 +40,13 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(trace: bool, nonblocking_apply: bool) -> Shared {
-        Shared { trace, nonblocking_apply, ..Shared::default() }
+    pub fn new(trace: bool, nonblocking_apply: bool, auto_flush: bool) -> Shared {
+        Shared {
+            trace,
+            nonblocking_apply,
+            auto_flush,
+            ..Shared::default()
+        }
     }
 
     pub fn violation(&self, msg: String) {
@@ -64,7 +75,9 @@ impl Shared {
             Some(n) => {
                 let n = *n;
                 drop(leaders);
-                self.violation(format!("election safety: nodes {n} and {node} both led term {term}"));
+                self.violation(format!(
+                    "election safety: nodes {n} and {node} both led term {term}"
+                ));
                 false
             }
             None => {
@@ -97,6 +110,16 @@ impl Shared {
         }
     }
 
+    /// Highest index known to be committed.
+    pub fn max_committed(&self) -> Index {
+        self.committed
+            .borrow()
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0)
+    }
+
     pub fn committed_count(&self) -> usize {
         self.committed.borrow().len()
     }
@@ -106,7 +129,10 @@ impl Shared {
     }
 
     pub fn is_committed(&self, idx: Index, key: &EntryKey) -> bool {
-        self.committed.borrow().get(&idx).is_some_and(|(k, _)| k == key)
+        self.committed
+            .borrow()
+            .get(&idx)
+            .is_some_and(|(k, _)| k == key)
     }
 
     /// The state machine of `node` reached `hash` at `idx`: every node's
@@ -117,7 +143,9 @@ impl Shared {
             Some(h) if *h == hash => {}
             Some(_) => {
                 drop(s);
-                self.violation(format!("state machine safety: node {node} has a different state at idx {idx}"));
+                self.violation(format!(
+                    "state machine safety: node {node} has a different state at idx {idx}"
+                ));
             }
             None => {
                 s.insert(idx, hash);
@@ -155,7 +183,9 @@ impl Shared {
         let popped = std::mem::take(&mut log.0.borrow_mut().popped);
         for (idx, key) in popped {
             if self.is_committed(idx, &key) {
-                self.violation(format!("node {node} removed committed entry idx {idx} {key:?}"));
+                self.violation(format!(
+                    "node {node} removed committed entry idx {idx} {key:?}"
+                ));
             }
         }
         let problems = std::mem::take(&mut log.0.borrow_mut().problems);

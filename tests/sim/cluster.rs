@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use raft::core::{log_type, Entry, Error, Index, LogStore, NodeId, Server};
+use raft::core::{log_type, Entry, EntryResponse, Error, Index, LogStore, NodeId, Server};
 
 use super::check::{check_log_matching, Shared};
 use super::entry::{EntryKey, SimEntry};
@@ -59,13 +59,21 @@ pub struct Counts {
     pub removals: u64,
     pub partitions: u64,
     pub transfers: u64,
+    pub reads: u64,
 }
 
 impl Cluster {
     /// `n` voters whose logs start with the configuration entries that name them.
-    pub fn new(seed: u64, n: usize, faults: Faults, trace: bool, nonblocking_apply: bool) -> Cluster {
+    pub fn new(
+        seed: u64,
+        n: usize,
+        faults: Faults,
+        trace: bool,
+        nonblocking_apply: bool,
+        auto_flush: bool,
+    ) -> Cluster {
         let mut rng = Rng::new(seed);
-        let shared = Rc::new(Shared::new(trace, nonblocking_apply));
+        let shared = Rc::new(Shared::new(trace, nonblocking_apply, auto_flush));
         let mut c = Cluster {
             shared,
             net: Network::new(faults),
@@ -76,10 +84,7 @@ impl Cluster {
         };
         let boot: Vec<SimEntry> = (1..=n as NodeId)
             .map(|id| SimEntry::cfg(log_type::ADD_NODE, c.shared.new_entry_id(), id))
-            .map(|e| {
-                e.set_term(1);
-                e
-            })
+            .inspect(|e| e.set_term(1))
             .collect();
         for id in 1..=n as NodeId {
             let disk = Rc::new(Disk::new(BTreeMap::new()));
@@ -88,7 +93,15 @@ impl Cluster {
                 let copy = SimEntry::new(e.term(), e.id(), e.entry_type(), e.data().to_vec());
                 disk.log.borrow().append(&copy).expect("append");
             }
-            c.nodes.insert(id, SimNode { disk, server: None, retired: false, seen_commit: 0 });
+            c.nodes.insert(
+                id,
+                SimNode {
+                    disk,
+                    server: None,
+                    retired: false,
+                    seen_commit: 0,
+                },
+            );
             c.start(id);
         }
         c
@@ -100,12 +113,20 @@ impl Cluster {
 
     /// Members (not retired), running or not.
     pub fn members(&self) -> Vec<NodeId> {
-        self.nodes.iter().filter(|(_, n)| !n.retired).map(|(id, _)| *id).collect()
+        self.nodes
+            .iter()
+            .filter(|(_, n)| !n.retired)
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Ids of nodes that are running.
     pub fn up_ids(&self) -> Vec<NodeId> {
-        self.nodes.iter().filter(|(_, n)| n.up().is_some()).map(|(id, _)| *id).collect()
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.up().is_some())
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     pub fn server(&self, id: NodeId) -> Option<Rc<SimServer>> {
@@ -122,7 +143,9 @@ impl Cluster {
 
     /// The leader of the highest term, if any.
     pub fn leader(&self) -> Option<(NodeId, Rc<SimServer>)> {
-        self.leaders().into_iter().max_by_key(|(_, s)| s.current_term())
+        self.leaders()
+            .into_iter()
+            .max_by_key(|(_, s)| s.current_term())
     }
 
     /// Boot (or reboot) node `id` from its disk in the documented order:
@@ -152,13 +175,20 @@ impl Cluster {
                 log.append(e).expect("append");
             }
         }
-        let host = SimHost::new(id, self.shared.clone(), disk.clone(), fsm.clone(), self.rng.fork());
+        let host = SimHost::new(
+            id,
+            self.shared.clone(),
+            disk.clone(),
+            fsm.clone(),
+            self.rng.fork(),
+        );
         let server = Rc::new(Server::new(log.clone(), host));
         *server.host().server.borrow_mut() = Rc::downgrade(&server);
         let mut cfg = server.config();
         cfg.election_timeout = ELECTION_TIMEOUT;
         cfg.request_timeout = REQUEST_TIMEOUT;
         cfg.nonblocking_apply = self.shared.nonblocking_apply;
+        cfg.auto_flush = self.shared.auto_flush;
         server.set_config(cfg);
 
         // The configuration before the log: the snapshot's, else the bootstrap one.
@@ -175,17 +205,21 @@ impl Cluster {
         }
         if let Some((term, idx, _)) = &snapshot {
             if let Err(e) = snap::restore_snapshot(&server, *term, *idx) {
-                self.shared.violation(format!("node {id}: restore_snapshot({term}, {idx}) failed: {e:?}"));
+                self.shared.violation(format!(
+                    "node {id}: restore_snapshot({term}, {idx}) failed: {e:?}"
+                ));
             }
         }
         if preload {
             if let Err(e) = server.restore_log() {
-                self.shared.violation(format!("node {id}: restore_log failed: {e:?}"));
+                self.shared
+                    .violation(format!("node {id}: restore_log failed: {e:?}"));
             }
         } else {
             for (idx, e) in &replay {
                 if let Err(err) = server.append_entry(e) {
-                    self.shared.violation(format!("node {id}: replaying idx {idx} failed: {err:?}"));
+                    self.shared
+                        .violation(format!("node {id}: replaying idx {idx} failed: {err:?}"));
                 }
             }
         }
@@ -197,7 +231,8 @@ impl Cluster {
             ));
         }
         if let Err(e) = server.restore_metadata(disk.term.get(), disk.vote.get()) {
-            self.shared.violation(format!("node {id}: restore_metadata failed: {e:?}"));
+            self.shared
+                .violation(format!("node {id}: restore_metadata failed: {e:?}"));
         }
         server.randomize_election_timeout();
         *disk.log.borrow_mut() = log;
@@ -215,7 +250,11 @@ impl Cluster {
     }
 
     pub fn restart(&mut self, id: NodeId) {
-        if self.nodes.get(&id).is_some_and(|n| n.server.is_none() && !n.retired) {
+        if self
+            .nodes
+            .get(&id)
+            .is_some_and(|n| n.server.is_none() && !n.retired)
+        {
             self.start(id);
             self.counts.restarts += 1;
             self.trace(format_args!("restart n{id}"));
@@ -236,11 +275,42 @@ impl Cluster {
             self.deliver(env.from, env.to, env.msg);
         }
         for id in self.up_ids() {
+            // Under chaos, ticks come irregularly (the server measures real elapsed time).
+            if self.shared.chaos.get() && self.rng.chance(150) {
+                continue;
+            }
             let Some(s) = self.server(id) else { continue };
             let r = s.periodic();
             self.after_call(id, r);
+            if !self.shared.auto_flush {
+                self.flush_loop(id, &s);
+            }
         }
         self.observe();
+    }
+
+    /// The event loop of a user with auto-flush off: start an asynchronous
+    /// write of what `index_to_sync` reports, and tell `flush` what completed.
+    fn flush_loop(&mut self, id: NodeId, s: &SimServer) {
+        let now = self.now();
+        let idx = s.index_to_sync();
+        if idx > 0 {
+            let done = now + self.rng.range(0, 4);
+            s.host().syncs.borrow_mut().push((done, idx));
+        }
+        let completed = {
+            let mut syncs = s.host().syncs.borrow_mut();
+            let done = syncs
+                .iter()
+                .filter(|(t, _)| *t <= now)
+                .map(|(_, i)| *i)
+                .max()
+                .unwrap_or(0);
+            syncs.retain(|(t, _)| *t > now);
+            done
+        };
+        let r = s.flush(completed);
+        self.after_call(id, r);
     }
 
     fn deliver(&mut self, from: NodeId, to: NodeId, msg: Msg) {
@@ -275,14 +345,17 @@ impl Cluster {
             Msg::TimeoutNow => (None, s.timeout_now()),
         };
         if let Some(reply) = reply {
-            self.net.send(self.shared.now.get(), to, from, reply, &mut self.rng);
+            self.net
+                .send(self.shared.now.get(), to, from, reply, &mut self.rng);
         }
         self.after_call(to, r);
     }
 
     /// Flush what a call made the node send, and stop it if it shut down.
     fn after_call<T>(&mut self, id: NodeId, r: Result<T, Error>) {
-        let Some(node) = self.nodes.get(&id) else { return };
+        let Some(node) = self.nodes.get(&id) else {
+            return;
+        };
         let Some(s) = node.server.clone() else { return };
         let out = std::mem::take(&mut *s.host().outbox.borrow_mut());
         for (to, msg) in out {
@@ -317,7 +390,10 @@ impl Cluster {
             }
             let commit = s.commit_idx();
             if commit > s.current_idx() {
-                shared.violation(format!("node {id}: commit idx {commit} beyond last idx {}", s.current_idx()));
+                shared.violation(format!(
+                    "node {id}: commit idx {commit} beyond last idx {}",
+                    s.current_idx()
+                ));
             }
             for idx in (n.seen_commit + 1)..=commit {
                 if let Some(e) = log.get_entry(idx) {
@@ -348,8 +424,9 @@ impl Cluster {
         check_log_matching(&self.shared, &logs);
     }
 
-    /// Submit a client entry to node `id`; returns its index and identity when accepted.
-    pub fn submit(&mut self, id: NodeId) -> Option<(Index, EntryKey)> {
+    /// Submit a client entry to node `id`; returns the leader's answer and the
+    /// entry's identity when accepted.
+    pub fn submit(&mut self, id: NodeId) -> Option<(EntryResponse, EntryKey)> {
         let s = self.server(id)?;
         let len = self.rng.range(0, 24) as usize;
         let data: Vec<u8> = (0..len).map(|_| self.rng.next_u64() as u8).collect();
@@ -359,16 +436,45 @@ impl Cluster {
         let out = match &r {
             Ok(resp) => {
                 if !was_leader {
-                    self.shared.violation(format!("node {id} accepted an entry while not leader"));
+                    self.shared
+                        .violation(format!("node {id} accepted an entry while not leader"));
                 }
                 self.counts.entries += 1;
-                Some((resp.idx, e.key()))
+                Some((*resp, e.key()))
             }
             Err(Error::NotLeader) if !was_leader => None,
             Err(_) => None,
         };
         self.after_call(id, r.map(|_| ()));
         out
+    }
+
+    /// A linearizable read on node `id`: when the server lets it proceed, the
+    /// node's state machine must already reflect every entry that was known
+    /// committed when the read was issued.
+    pub fn read(&mut self, id: NodeId) {
+        let Some(s) = self.server(id) else { return };
+        let must_see = self.shared.max_committed();
+        let weak = Rc::downgrade(&s);
+        let shared = self.shared.clone();
+        let issued = self.now();
+        self.counts.reads += 1;
+        let r = s.recv_read_request(Box::new(move |can_read| {
+            if !can_read {
+                shared.reads_failed.set(shared.reads_failed.get() + 1);
+                return;
+            }
+            shared.reads_ok.set(shared.reads_ok.get() + 1);
+            let Some(s) = weak.upgrade() else { return };
+            let seen = s.host().fsm.borrow().last_idx;
+            if seen < must_see {
+                shared.violation(format!(
+                    "linearizability: read issued on node {id} at {issued}ms saw state at idx {seen}, \
+                     but idx {must_see} was already committed"
+                ));
+            }
+        }));
+        self.after_call(id, r);
     }
 
     /// Take a snapshot on node `id`: begin it, capture the state machine, and
@@ -412,10 +518,16 @@ impl Cluster {
     /// snapshot on disk.
     pub fn finish_snapshot(&mut self, id: NodeId) {
         let Some(s) = self.server(id) else { return };
-        let Some((term, idx, bytes)) = s.host().pending_snapshot.borrow_mut().take() else { return };
+        let Some((term, idx, bytes)) = s.host().pending_snapshot.borrow_mut().take() else {
+            return;
+        };
         // The snapshot is durable before the server may start sending it
         // (ending a snapshot as leader sends it to lagging followers).
-        let previous = s.host().disk.snapshot.replace(Some((term, idx, bytes.clone())));
+        let previous = s
+            .host()
+            .disk
+            .snapshot
+            .replace(Some((term, idx, bytes.clone())));
         let r = snap::end_snapshot(&s);
         if r.is_err() {
             *s.host().disk.snapshot.borrow_mut() = previous;
@@ -437,7 +549,9 @@ impl Cluster {
     /// Ask the leader to add a brand-new node (non-voting first; the leader
     /// promotes it once it has caught up).
     pub fn add_member(&mut self) {
-        let Some((lid, leader)) = self.leader() else { return };
+        let Some((lid, leader)) = self.leader() else {
+            return;
+        };
         if leader.voting_change_is_in_progress() {
             return;
         }
@@ -449,7 +563,15 @@ impl Cluster {
         self.after_call(lid, r.map(|_| ()));
         if ok {
             let disk = Rc::new(Disk::new(BTreeMap::new()));
-            self.nodes.insert(id, SimNode { disk, server: None, retired: false, seen_commit: 0 });
+            self.nodes.insert(
+                id,
+                SimNode {
+                    disk,
+                    server: None,
+                    retired: false,
+                    seen_commit: 0,
+                },
+            );
             self.start(id);
             self.counts.joins += 1;
             self.trace(format_args!("n{lid} adds n{id}"));
@@ -458,15 +580,24 @@ impl Cluster {
 
     /// Ask the leader to remove one of the other members.
     pub fn remove_member(&mut self) {
-        let Some((lid, leader)) = self.leader() else { return };
+        let Some((lid, leader)) = self.leader() else {
+            return;
+        };
         if leader.voting_change_is_in_progress() {
             return;
         }
-        let others: Vec<NodeId> = leader.nodes().iter().map(|n| n.id()).filter(|n| *n != lid).collect();
+        let others: Vec<NodeId> = leader
+            .nodes()
+            .iter()
+            .map(|n| n.id())
+            .filter(|n| *n != lid)
+            .collect();
         if others.len() < 2 {
             return;
         }
-        let Some(&victim) = self.rng.pick(&others) else { return };
+        let Some(&victim) = self.rng.pick(&others) else {
+            return;
+        };
         let e = SimEntry::cfg(log_type::REMOVE_NODE, self.shared.new_entry_id(), victim);
         let r = leader.recv_entry(&e);
         if r.is_ok() {
@@ -476,10 +607,18 @@ impl Cluster {
     }
 
     pub fn transfer_leader(&mut self) {
-        let Some((lid, leader)) = self.leader() else { return };
-        let voters: Vec<NodeId> =
-            leader.nodes().iter().filter(|n| n.is_voting() && n.id() != lid).map(|n| n.id()).collect();
-        let Some(&target) = self.rng.pick(&voters) else { return };
+        let Some((lid, leader)) = self.leader() else {
+            return;
+        };
+        let voters: Vec<NodeId> = leader
+            .nodes()
+            .iter()
+            .filter(|n| n.is_voting() && n.id() != lid)
+            .map(|n| n.id())
+            .collect();
+        let Some(&target) = self.rng.pick(&voters) else {
+            return;
+        };
         let r = leader.transfer_leader(target, 2 * ELECTION_TIMEOUT);
         if r.is_ok() {
             self.counts.transfers += 1;

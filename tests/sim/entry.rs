@@ -19,7 +19,12 @@ pub struct SimEntry(pub Rc<EntryData>);
 
 impl SimEntry {
     pub fn new(term: Term, id: EntryId, entry_type: i32, data: Vec<u8>) -> SimEntry {
-        SimEntry(Rc::new(EntryData { term: Cell::new(term), id, entry_type, data }))
+        SimEntry(Rc::new(EntryData {
+            term: Cell::new(term),
+            id,
+            entry_type,
+            data,
+        }))
     }
 
     /// A configuration change about `node`: the payload is the node id.

@@ -24,7 +24,10 @@ pub struct Fsm {
 
 impl Fsm {
     pub fn new(members: BTreeMap<NodeId, bool>) -> Fsm {
-        Fsm { members, ..Fsm::default() }
+        Fsm {
+            members,
+            ..Fsm::default()
+        }
     }
 
     pub fn apply(&mut self, e: &SimEntry, idx: Index) {
@@ -69,7 +72,9 @@ impl Fsm {
         }
         let mut x = self.hash;
         for _ in 0..FILLER {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             b.push((x >> 56) as u8);
         }
         b.extend_from_slice(&fnv(&b).to_le_bytes());
@@ -97,7 +102,13 @@ impl Fsm {
         if r.0.len() != FILLER {
             return None;
         }
-        Some(Fsm { last_idx, last_term, hash, applied, members })
+        Some(Fsm {
+            last_idx,
+            last_term,
+            hash,
+            applied,
+            members,
+        })
     }
 }
 

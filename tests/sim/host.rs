@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
 use raft::core::{
-    log_type, AppendEntriesRequest, Entry, Error, Host, LogStore, Index, MembershipEvent, Node, NodeId, RequestVoteRequest,
-    Result, Size, SnapshotChunk, SnapshotRequest, State, Term, Time, TransferEvent, NODE_ID_NONE,
+    log_type, AppendEntriesRequest, Entry, Error, Host, Index, LogStore, MembershipEvent, Node,
+    NodeId, RequestVoteRequest, Result, Size, SnapshotChunk, SnapshotRequest, State, Term, Time,
+    TransferEvent, NODE_ID_NONE,
 };
 
 use super::check::Shared;
@@ -54,6 +55,8 @@ pub struct SimHost {
     recv: RefCell<(Index, Vec<u8>)>,
     /// Set once the node applied its own removal.
     pub removed: Cell<bool>,
+    /// Asynchronous log writes in flight (auto-flush off): (done at ms, index).
+    pub syncs: RefCell<Vec<(u64, Index)>>,
     /// A snapshot begun but not ended: (last term, last index, encoded state).
     pub pending_snapshot: RefCell<Option<(Term, Index, Vec<u8>)>>,
 }
@@ -74,6 +77,7 @@ impl SimHost {
             recv: RefCell::new((0, Vec::new())),
             removed: Cell::new(false),
             pending_snapshot: RefCell::new(None),
+            syncs: RefCell::new(Vec::new()),
         }
     }
 
@@ -104,7 +108,13 @@ impl SimHost {
             recv.1.clone()
         };
         let Some(fsm) = Fsm::decode(&bytes) else {
-            let original = self.shared.snapshots.borrow().get(&idx).cloned().unwrap_or_default();
+            let original = self
+                .shared
+                .snapshots
+                .borrow()
+                .get(&idx)
+                .cloned()
+                .unwrap_or_default();
             let diff = bytes.iter().zip(&original).position(|(a, b)| a != b);
             self.shared.violation(format!(
                 "node {}: snapshot {idx} assembled from chunks is corrupt ({} bytes, original {}, first difference at {diff:?}: {:?} vs {:?})",
@@ -123,7 +133,9 @@ impl SimHost {
             ));
             return Err(Error::Callback(-1));
         }
-        let Some(server) = self.server() else { return Err(Error::Shutdown) };
+        let Some(server) = self.server() else {
+            return Err(Error::Shutdown);
+        };
         // A snapshot of our own in progress is superseded by the received one.
         if self.pending_snapshot.borrow_mut().take().is_some() {
             server.cancel_snapshot()?;
@@ -148,7 +160,10 @@ impl SimHost {
         snap::end_load_snapshot(&server)?;
         self.shared.observe_state(self.id, idx, fsm.hash);
         self.shared.installs.set(self.shared.installs.get() + 1);
-        self.trace(format_args!("loaded snapshot {idx}/{term} members {:?}", fsm.members));
+        self.trace(format_args!(
+            "loaded snapshot {idx}/{term} members {:?}",
+            fsm.members
+        ));
         *self.fsm.borrow_mut() = fsm;
         *self.disk.snapshot.borrow_mut() = Some((term, idx, bytes));
         Ok(())
@@ -162,12 +177,16 @@ impl Host<SimEntry> for SimHost {
     }
 
     fn send_appendentries(&self, node: &Node, msg: &AppendEntriesRequest<SimEntry>) -> Result<()> {
-        self.outbox.borrow_mut().push((node.id(), Msg::Append(msg.clone())));
+        self.outbox
+            .borrow_mut()
+            .push((node.id(), Msg::Append(msg.clone())));
         Ok(())
     }
 
     fn send_snapshot(&self, node: &Node, msg: &SnapshotRequest) -> Result<()> {
-        self.outbox.borrow_mut().push((node.id(), Msg::Snap(msg.clone())));
+        self.outbox
+            .borrow_mut()
+            .push((node.id(), Msg::Snap(msg.clone())));
         Ok(())
     }
 
@@ -192,7 +211,13 @@ impl Host<SimEntry> for SimHost {
         self.trace(format_args!("transfer event {event:?}"));
     }
 
-    fn get_entries_to_send(&self, _node: &Node, idx: Index, max: Index, out: &mut Vec<SimEntry>) -> Option<Index> {
+    fn get_entries_to_send(
+        &self,
+        _node: &Node,
+        idx: Index,
+        max: Index,
+        out: &mut Vec<SimEntry>,
+    ) -> Option<Index> {
         // Under chaos the host sometimes picks small batches (even empty ones).
         if !self.chance(300) {
             return None;
@@ -211,18 +236,32 @@ impl Host<SimEntry> for SimHost {
             return Err(Error::Done);
         }
         let snap = self.disk.snapshot.borrow();
-        let Some((_, _, bytes)) = snap.as_ref() else { return Err(Error::Done) };
+        let Some((_, _, bytes)) = snap.as_ref() else {
+            return Err(Error::Done);
+        };
         let len = bytes.len() as u64;
         if offset >= len {
             return Err(Error::Done);
         }
         let size = self.rng.borrow_mut().range(16, MAX_CHUNK);
         let end = (offset + size).min(len);
-        Ok(SnapshotChunk { offset, data: bytes[offset as usize..end as usize].to_vec(), last_chunk: end == len })
+        Ok(SnapshotChunk {
+            offset,
+            data: bytes[offset as usize..end as usize].to_vec(),
+            last_chunk: end == len,
+        })
     }
 
-    fn store_snapshot_chunk(&self, snapshot_index: Index, offset: Size, chunk: &SnapshotChunk) -> Result<()> {
-        self.trace(format_args!("store chunk of {snapshot_index} at {offset} len {}", chunk.data.len()));
+    fn store_snapshot_chunk(
+        &self,
+        snapshot_index: Index,
+        offset: Size,
+        chunk: &SnapshotChunk,
+    ) -> Result<()> {
+        self.trace(format_args!(
+            "store chunk of {snapshot_index} at {offset} len {}",
+            chunk.data.len()
+        ));
         let mut recv = self.recv.borrow_mut();
         if recv.0 != snapshot_index || offset == 0 {
             *recv = (snapshot_index, Vec::new());
@@ -256,7 +295,8 @@ impl Host<SimEntry> for SimHost {
             fsm.apply(entry, idx);
             fsm.hash
         };
-        self.shared.observe_committed(self.id, idx, entry.key(), term);
+        self.shared
+            .observe_committed(self.id, idx, entry.key(), term);
         self.shared.observe_state(self.id, idx, hash);
         if entry.entry_type() == log_type::REMOVE_NODE && entry.cfg_node() == Some(self.id) {
             self.trace(format_args!("applied own removal at {idx}"));
@@ -269,7 +309,10 @@ impl Host<SimEntry> for SimHost {
     fn persist_metadata(&self, term: Term, vote: NodeId) -> Result<()> {
         let (old_term, old_vote) = (self.disk.term.get(), self.disk.vote.get());
         if term < old_term {
-            self.shared.violation(format!("node {}: persisted term went down {old_term} -> {term}", self.id));
+            self.shared.violation(format!(
+                "node {}: persisted term went down {old_term} -> {term}",
+                self.id
+            ));
         } else if term == old_term && old_vote != NODE_ID_NONE && vote != old_vote {
             self.shared.violation(format!(
                 "node {}: vote in term {term} changed from {old_vote} to {vote}",
@@ -291,7 +334,9 @@ impl Host<SimEntry> for SimHost {
 
     fn node_has_sufficient_logs(&self, node: &Node) -> i32 {
         // Re-enters the server, as real users do, to promote the node.
-        let Some(server) = self.server() else { return -1 };
+        let Some(server) = self.server() else {
+            return -1;
+        };
         let e = SimEntry::cfg(log_type::ADD_NODE, self.shared.new_entry_id(), node.id());
         match server.recv_entry(&e) {
             Ok(_) => {
@@ -302,7 +347,12 @@ impl Host<SimEntry> for SimHost {
         }
     }
 
-    fn notify_membership_event(&self, node: Option<&Node>, _entry: Option<&SimEntry>, event: MembershipEvent) {
+    fn notify_membership_event(
+        &self,
+        node: Option<&Node>,
+        _entry: Option<&SimEntry>,
+        event: MembershipEvent,
+    ) {
         if let Some(n) = node {
             self.trace(format_args!("membership {event:?} node {}", n.id()));
         }
@@ -317,7 +367,11 @@ impl Host<SimEntry> for SimHost {
     }
 
     fn log(&self, node_id: NodeId, message: &str) {
-        eprintln!("[{:>7}ms] n{} raft({node_id}): {message}", self.shared.now.get(), self.id);
+        eprintln!(
+            "[{:>7}ms] n{} raft({node_id}): {message}",
+            self.shared.now.get(),
+            self.id
+        );
     }
 
     fn backpressure(&self, _node: &Node) -> bool {

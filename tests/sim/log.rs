@@ -29,7 +29,12 @@ impl SimLog {
     pub fn entries_from(&self, idx: Index) -> Vec<(Index, SimEntry)> {
         let d = self.0.borrow();
         let start = (idx - d.base - 1).max(0) as usize;
-        d.entries.iter().enumerate().skip(start).map(|(i, e)| (d.base + 1 + i as Index, e.clone())).collect()
+        d.entries
+            .iter()
+            .enumerate()
+            .skip(start)
+            .map(|(i, e)| (d.base + 1 + i as Index, e.clone()))
+            .collect()
     }
 
     pub fn base(&self) -> (Index, Term) {
@@ -60,7 +65,10 @@ impl LogStore<SimEntry> for SimLog {
         let last_term = d.entries.back().map_or(d.base_term, |e| e.term());
         if entry.term() < last_term {
             let idx = d.base + d.entries.len() as Index + 1;
-            d.problems.push(format!("log term went down at idx {idx}: {} after {last_term}", entry.term()));
+            d.problems.push(format!(
+                "log term went down at idx {idx}: {} after {last_term}",
+                entry.term()
+            ));
         }
         d.entries.push_back(entry.clone());
         Ok(())
@@ -111,7 +119,13 @@ impl LogStore<SimEntry> for SimLog {
             return 0;
         }
         let before = out.len();
-        out.extend(d.entries.iter().skip((idx - d.base - 1) as usize).take(max as usize).cloned());
+        out.extend(
+            d.entries
+                .iter()
+                .skip((idx - d.base - 1) as usize)
+                .take(max as usize)
+                .cloned(),
+        );
         (out.len() - before) as Index
     }
 

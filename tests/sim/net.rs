@@ -5,8 +5,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
 use raft::core::{
-    AppendEntriesRequest, AppendEntriesResponse, NodeId, RequestVoteRequest, RequestVoteResponse, SnapshotRequest,
-    SnapshotResponse,
+    AppendEntriesRequest, AppendEntriesResponse, NodeId, RequestVoteRequest, RequestVoteResponse,
+    SnapshotRequest, SnapshotResponse,
 };
 
 use super::entry::SimEntry;
@@ -54,7 +54,12 @@ pub struct Faults {
 
 impl Faults {
     pub fn calm() -> Faults {
-        Faults { drop: 0, duplicate: 0, min_delay: 1, max_delay: 5 }
+        Faults {
+            drop: 0,
+            duplicate: 0,
+            min_delay: 1,
+            max_delay: 5,
+        }
     }
 }
 
@@ -157,7 +162,11 @@ impl Network {
     }
 
     fn enqueue(&mut self, now: u64, from: NodeId, to: NodeId, msg: Msg, rng: &mut Rng) {
-        let at = now + rng.range(self.faults.min_delay, self.faults.max_delay.max(self.faults.min_delay));
+        let at = now
+            + rng.range(
+                self.faults.min_delay,
+                self.faults.max_delay.max(self.faults.min_delay),
+            );
         self.seq += 1;
         self.queue.push(Reverse((at, self.seq)));
         self.in_flight.insert(self.seq, Envelope { from, to, msg });

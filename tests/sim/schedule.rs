@@ -4,7 +4,8 @@
 use std::fmt::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use raft::core::{Index, NodeId};
+use raft::core::server::Commitment;
+use raft::core::{EntryResponse, NodeId};
 
 use super::entry::EntryKey;
 
@@ -27,6 +28,7 @@ pub struct Profile {
     pub cycles: u32,
     pub chaos_ms: u64,
     pub nonblocking_apply: bool,
+    pub auto_flush: bool,
 }
 
 impl Profile {
@@ -51,6 +53,7 @@ impl Profile {
             cycles: r.range(1, 3) as u32,
             chaos_ms: r.range(1000, 3000),
             nonblocking_apply: r.chance(300),
+            auto_flush: r.chance(700),
         }
     }
 }
@@ -94,8 +97,18 @@ pub fn describe(c: &Cluster) -> String {
                 let _ = writeln!(s, "  n{id}: {}", if n.retired { "retired" } else { "down" });
             }
             Some(srv) => {
-                let voters: Vec<NodeId> = srv.nodes().iter().filter(|x| x.is_voting()).map(|x| x.id()).collect();
-                let others: Vec<NodeId> = srv.nodes().iter().filter(|x| !x.is_voting()).map(|x| x.id()).collect();
+                let voters: Vec<NodeId> = srv
+                    .nodes()
+                    .iter()
+                    .filter(|x| x.is_voting())
+                    .map(|x| x.id())
+                    .collect();
+                let others: Vec<NodeId> = srv
+                    .nodes()
+                    .iter()
+                    .filter(|x| !x.is_voting())
+                    .map(|x| x.id())
+                    .collect();
                 let _ = writeln!(
                     s,
                     "  n{id}: {} term {} leader {} commit {} applied {} last {} snap {} voters {voters:?} non-voting {others:?}",
@@ -130,6 +143,19 @@ fn chaos_actions(c: &mut Cluster, p: &Profile) {
             c.submit(t);
         }
     }
+    if per_ms(&mut c.rng, p.client_rate / 2) {
+        // Any node that believes it leads, stale ones included.
+        let leaders: Vec<NodeId> = c.leaders().into_iter().map(|(id, _)| id).collect();
+        let target = if c.rng.chance(800) {
+            c.rng.pick(&leaders)
+        } else {
+            c.rng.pick(&up)
+        }
+        .copied();
+        if let Some(t) = target {
+            c.read(t);
+        }
+    }
     if per_ms(&mut c.rng, p.partition_rate) {
         c.counts.partitions += 1;
         match c.rng.below(3) {
@@ -155,7 +181,11 @@ fn chaos_actions(c: &mut Cluster, p: &Profile) {
         }
     }
     if per_ms(&mut c.rng, 3 * p.crash_rate) {
-        let down: Vec<NodeId> = c.members().into_iter().filter(|id| c.server(*id).is_none()).collect();
+        let down: Vec<NodeId> = c
+            .members()
+            .into_iter()
+            .filter(|id| c.server(*id).is_none())
+            .collect();
         if let Some(&n) = c.rng.pick(&down) {
             c.restart(n);
         }
@@ -192,7 +222,12 @@ fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<(), String> {
     c.net.heal();
     c.net.faults = Faults::calm();
     c.shared.chaos.set(false);
-    let down: Vec<NodeId> = c.nodes.iter().filter(|(_, n)| n.server.is_none() && !n.retired).map(|(id, _)| *id).collect();
+    let down: Vec<NodeId> = c
+        .nodes
+        .iter()
+        .filter(|(_, n)| n.server.is_none() && !n.retired)
+        .map(|(id, _)| *id)
+        .collect();
     for id in down {
         c.restart(id);
     }
@@ -200,23 +235,43 @@ fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<(), String> {
         c.finish_snapshot(id);
     }
     let deadline = c.now() + PROGRESS_BOUND_MS;
-    let mut target: Option<(Index, EntryKey)> = None;
+    let mut target: Option<(EntryResponse, EntryKey)> = None;
     while c.now() < deadline {
         c.step();
         check(c, seed)?;
-        let Some((idx, key)) = target else {
+        let Some((resp, key)) = target else {
             if let Some((lid, _)) = c.leader() {
                 target = c.submit(lid);
             }
             continue;
         };
-        match c.shared.committed_key(idx) {
+        let idx = resp.idx;
+        let committed = c.shared.committed_key(idx);
+        // What the leader tells a client about its entry must agree with the truth.
+        if let Some((lid, l)) = c.leader() {
+            let told = l.entry_response_committed(&resp);
+            let wrong = match told {
+                Commitment::Committed => committed.is_some_and(|k| k != key),
+                Commitment::Invalidated => committed == Some(key),
+                Commitment::Pending => false,
+            };
+            if wrong {
+                c.shared.violation(format!(
+                    "leader {lid} reports {told:?} for entry {key:?} at idx {idx}, but idx {idx} committed {committed:?}"
+                ));
+                check(c, seed)?;
+            }
+        }
+        match committed {
             // Another entry won the index: submit again.
             Some(k) if k != key => target = None,
             Some(_) => {
                 let Some((_, l)) = c.leader() else { continue };
                 let voters = c.live_voters(&l);
-                if voters.iter().all(|v| c.server(*v).is_some_and(|s| s.last_applied_idx() >= idx)) {
+                if voters
+                    .iter()
+                    .all(|v| c.server(*v).is_some_and(|s| s.last_applied_idx() >= idx))
+                {
                     c.check_logs();
                     return check(c, seed);
                 }
@@ -231,7 +286,11 @@ fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<(), String> {
             }
         }
     }
-    Err(report(seed, &format!("no progress within {PROGRESS_BOUND_MS}ms after healing (target {target:?})"), Some(c)))
+    Err(report(
+        seed,
+        &format!("no progress within {PROGRESS_BOUND_MS}ms after healing (target {target:?})"),
+        Some(c),
+    ))
 }
 
 pub fn run_seed(seed: u64, trace: bool) -> Result<String, String> {
@@ -239,7 +298,14 @@ pub fn run_seed(seed: u64, trace: bool) -> Result<String, String> {
     if trace {
         eprintln!("seed {seed}: {p:?}");
     }
-    let mut c = Cluster::new(seed, p.nodes, p.faults, trace, p.nonblocking_apply);
+    let mut c = Cluster::new(
+        seed,
+        p.nodes,
+        p.faults,
+        trace,
+        p.nonblocking_apply,
+        p.auto_flush,
+    );
     check(&c, seed)?;
     for _ in 0..p.cycles {
         c.net.faults = p.faults;
@@ -248,7 +314,7 @@ pub fn run_seed(seed: u64, trace: bool) -> Result<String, String> {
         while c.now() < end {
             chaos_actions(&mut c, &p);
             c.step();
-            if c.now() % LOG_CHECK_EVERY_MS == 0 {
+            if c.now().is_multiple_of(LOG_CHECK_EVERY_MS) {
                 c.check_logs();
             }
             check(&c, seed)?;
@@ -258,12 +324,14 @@ pub fn run_seed(seed: u64, trace: bool) -> Result<String, String> {
     c.check_logs();
     check(&c, seed)?;
     Ok(format!(
-        "seed {seed} ok: {} nodes, {}ms, {} leaders, {} committed, {} snapshot installs, net {}/{} delivered {:?}, {:?}",
+        "seed {seed} ok: {} nodes, {}ms, {} leaders, {} committed, {} snapshot installs, reads {} ok {} refused, net {}/{} delivered {:?}, {:?}",
         p.nodes,
         c.now(),
         c.shared.leaders_elected(),
         c.shared.committed_count(),
         c.shared.installs.get(),
+        c.shared.reads_ok.get(),
+        c.shared.reads_failed.get(),
         c.net.stats.delivered,
         c.net.stats.sent,
         c.net.stats.by_kind,

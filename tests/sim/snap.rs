@@ -22,9 +22,17 @@ pub fn begin_load_snapshot(s: &SimServer, term: Term, idx: Index) -> Result<()> 
 pub fn end_load_snapshot(s: &SimServer) -> Result<()> {
     s.end_load_snapshot()
 }
-pub fn recv_snapshot(s: &SimServer, _node: Option<&Node>, req: &SnapshotRequest) -> (SnapshotResponse, Result<()>) {
+pub fn recv_snapshot(
+    s: &SimServer,
+    _node: Option<&Node>,
+    req: &SnapshotRequest,
+) -> (SnapshotResponse, Result<()>) {
     s.recv_snapshot(req)
 }
-pub fn recv_snapshot_response(s: &SimServer, node: Option<&Node>, resp: &SnapshotResponse) -> Result<()> {
+pub fn recv_snapshot_response(
+    s: &SimServer,
+    node: Option<&Node>,
+    resp: &SnapshotResponse,
+) -> Result<()> {
     s.recv_snapshot_response(node, resp)
 }

@@ -1,7 +1,5 @@
 //! Roles and elections: pre-vote, vote, becoming leader or follower.
 
-use std::rc::Rc;
-
 use super::Server;
 use crate::core::{
     log_type, Entry, Error, Host, LogStore, Node, NodeId, RequestVoteRequest, RequestVoteResponse,
@@ -45,9 +43,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             )
         });
         self.host.notify_state_event(State::PreCandidate);
-        for n in self.nodes() {
-            n.vote_for_me(false);
-        }
+        self.with_nodes(|l| l.iter().for_each(|n| n.vote_for_me(false)));
         self.set_state(State::PreCandidate);
         self.request_votes();
         Ok(())
@@ -58,9 +54,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         self.debug(NODE_ID_NONE, || "becoming candidate".to_string());
         self.host.notify_state_event(State::Candidate);
         self.set_current_term(self.current_term() + 1)?;
-        for n in self.nodes() {
-            n.vote_for_me(false);
-        }
+        self.with_nodes(|l| l.iter().for_each(|n| n.vote_for_me(false)));
         if let Some(me) = self.my_node().filter(|n| n.is_voting()) {
             self.vote_for_nodeid(me.id())?;
         }
@@ -72,13 +66,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
 
     /// Send a (pre-)vote request to every other voter; send errors are not fatal.
     fn request_votes(&self) {
-        let me = self.my_node();
-        for n in self.nodes() {
-            if me.as_ref().is_some_and(|m| Rc::ptr_eq(m, &n)) || !n.is_voting() {
-                continue;
+        self.for_each_node(|n| {
+            if !self.is_me(&n) && n.is_voting() {
+                let _ = self.send_requestvote(&n);
             }
-            let _ = self.send_requestvote(&n);
-        }
+        });
     }
 
     /// Take the lead: append a no-op of the new term and start replicating.
@@ -106,16 +98,14 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         self.timeout_elapsed.set(0);
         self.host.notify_state_event(State::Leader);
 
-        let me = self.my_node();
-        for n in self.nodes() {
-            if me.as_ref().is_some_and(|m| Rc::ptr_eq(m, &n)) {
-                continue;
+        self.for_each_node(|n| {
+            if !self.is_me(&n) {
+                n.set_snapshot_offset(0);
+                n.set_next_idx(current_idx);
+                n.set_match_idx(0);
+                let _ = self.send_appendentries(&n);
             }
-            n.set_snapshot_offset(0);
-            n.set_next_idx(current_idx);
-            n.set_match_idx(0);
-            let _ = self.send_appendentries(&n);
-        }
+        });
         Ok(())
     }
 

@@ -46,11 +46,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         let node = Rc::new(Node::new(id, user_data));
         {
             let mut nodes = self.nodes.borrow_mut();
-            nodes.list.push(node.clone());
-            nodes.by_id.insert(id, node.clone());
-            nodes.by_addr.insert(super::addr(&node), node.clone());
+            nodes.push(node.clone());
         }
-        crate::core::node::bump_epoch();
         if is_self {
             *self.my_node.borrow_mut() = Some(node.clone());
         }
@@ -84,11 +81,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             .notify_membership_event(Some(&rc), None, MembershipEvent::Remove);
         {
             let mut nodes = self.nodes.borrow_mut();
-            nodes.list.retain(|n| !Rc::ptr_eq(n, &rc));
-            nodes.by_id.remove(&rc.id());
-            nodes.by_addr.remove(&super::addr(&rc));
+            nodes.remove(&rc);
         }
-        crate::core::node::bump_epoch();
         if self.leader_id() == rc.id() {
             self.leader_id.set(NODE_ID_NONE);
         }
@@ -101,17 +95,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// Remove every node (used when loading a snapshot's configuration), keeping ourselves.
     pub(crate) fn remove_all_nodes_but_self(&self) {
         let me = self.my_node();
-        let mut nodes = self.nodes.borrow_mut();
-        nodes
-            .list
+        self.nodes
+            .borrow_mut()
             .retain(|n| me.as_ref().is_some_and(|m| Rc::ptr_eq(m, n)));
-        nodes
-            .by_id
-            .retain(|_, n| me.as_ref().is_some_and(|m| Rc::ptr_eq(m, n)));
-        nodes
-            .by_addr
-            .retain(|_, n| me.as_ref().is_some_and(|m| Rc::ptr_eq(m, n)));
-        crate::core::node::bump_epoch();
     }
 
     /// The configuration change in `entry`, just appended at `idx`, takes effect.

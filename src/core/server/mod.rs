@@ -13,8 +13,8 @@
 //!   count voting nodes that are *active*: a REMOVE_NODE takes effect when
 //!   appended, as in Raft's single-server changes, so removing a voter from a
 //!   two-voter cluster commits. Reads also need a majority of all voters.
-//! * A node that cannot vote never campaigns; a leader that applies its own
-//!   removal steps down.
+//! * A node that cannot vote never campaigns, and leadership is never
+//!   transferred to one; a leader that applies its own removal steps down.
 //! * A follower commits only up to what the request proved to match, and
 //!   entries a snapshot already covers are skipped instead of re-appended.
 //! * Bad input is refused instead of asserted: unknown nodes, duplicate
@@ -25,12 +25,13 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
 use super::entry::Entry;
 use super::host::Host;
 use super::log::LogStore;
-use super::node::Node;
+use super::node::{bump_epoch, Node};
 use super::types::{Index, MsgId, NodeId, State, Term, Time, NODE_ID_NONE};
 
 mod apply;
@@ -95,51 +96,69 @@ impl Default for Config {
     }
 }
 
-/// Hashes node ids (and node addresses) with one multiply: they are chosen
-/// by the host or the allocator, not by an attacker, so SipHash's cost buys
-/// nothing here.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        // The product's high bits are the well-mixed ones; the table indexes
-        // by the low bits (aligned addresses would all share them).
-        self.0.rotate_left(26)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-    fn write_i32(&mut self, v: i32) {
-        self.0 = (self.0 ^ u64::from(v as u32)).wrapping_mul(K);
-    }
-    fn write_i64(&mut self, v: i64) {
-        self.0 = (self.0 ^ v as u64).wrapping_mul(K);
-    }
-    fn write_usize(&mut self, v: usize) {
-        self.0 = (self.0 ^ v as u64).wrapping_mul(K);
-    }
-}
-
-/// Fibonacci hashing's multiplier (2^64 / golden ratio).
-const K: u64 = 0x9e37_79b9_7f4a_7c15;
-
-pub(crate) type IdBuildHasher = std::hash::BuildHasherDefault<IdHasher>;
-
-/// Membership: nodes in insertion order plus an id index and an address
-/// index (the C layer validates `raft_node_t *` arguments with it in O(1)).
+/// Membership: nodes in insertion order plus indexes by id and by address
+/// (the C layer maps a `raft_node_t *` back to the server's own `Rc`).
 #[derive(Default)]
 pub(crate) struct Nodes {
     pub(crate) list: Vec<Rc<Node>>,
-    pub(crate) by_id: HashMap<NodeId, Rc<Node>, IdBuildHasher>,
-    pub(crate) by_addr: HashMap<usize, Rc<Node>, IdBuildHasher>,
+    by_id: HashMap<NodeId, Rc<Node>, BuildHasherDefault<IdHasher>>,
+    by_addr: HashMap<usize, Rc<Node>, BuildHasherDefault<IdHasher>>,
 }
 
-/// Address of a node, the key of [`Nodes::by_addr`].
-pub(crate) fn addr(n: &Node) -> usize {
-    n as *const Node as usize
+impl Nodes {
+    pub(crate) fn push(&mut self, node: Rc<Node>) {
+        bump_epoch();
+        self.by_id.insert(node.id(), node.clone());
+        self.by_addr
+            .insert(Rc::as_ptr(&node) as usize, node.clone());
+        self.list.push(node);
+    }
+    pub(crate) fn get(&self, id: NodeId) -> Option<&Rc<Node>> {
+        self.by_id.get(&id)
+    }
+    pub(crate) fn by_addr(&self, addr: usize) -> Option<&Rc<Node>> {
+        self.by_addr.get(&addr)
+    }
+    /// Keep only the nodes for which `keep` holds.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Rc<Node>) -> bool) {
+        bump_epoch();
+        self.list.retain(|n| keep(n));
+        let list = &self.list;
+        let kept = |n: &Rc<Node>| list.iter().any(|m| Rc::ptr_eq(m, n));
+        self.by_id.retain(|_, n| kept(n));
+        self.by_addr.retain(|_, n| kept(n));
+    }
+    pub(crate) fn remove(&mut self, node: &Rc<Node>) {
+        bump_epoch();
+        self.list.retain(|n| !Rc::ptr_eq(n, node));
+        self.by_id.remove(&node.id());
+        self.by_addr.remove(&(Rc::as_ptr(node) as usize));
+    }
+}
+
+/// A fast hash for small integer keys (node ids, addresses): one multiply,
+/// folded so that the low bits (bucket choice) depend on every input bit.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_i32(&mut self, v: i32) {
+        self.write_u64(v as u32 as u64)
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64)
+    }
 }
 
 /// Quorum voters holding more than `commit` (see `update_commit_idx`),
@@ -187,7 +206,7 @@ pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
     pub(crate) voting_cfg_change_log_idx: Cell<Index>,
     /// Indexes of appended configuration changes that changed nothing (e.g. an
     /// ADD_NODE for a voter), so popping them must not undo anything either.
-    pub(crate) noop_cfg_changes: RefCell<std::collections::HashSet<Index, IdBuildHasher>>,
+    pub(crate) noop_cfg_changes: RefCell<std::collections::HashSet<Index>>,
 
     /// Id of the latest AppendEntries round (reads and check-quorum key on it).
     pub(crate) msg_id: Cell<MsgId>,
@@ -336,16 +355,16 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
     /// The node with `id`, if it is in the configuration.
     pub fn node(&self, id: NodeId) -> Option<Rc<Node>> {
-        self.nodes.borrow().by_id.get(&id).cloned()
+        self.nodes.borrow().get(id).cloned()
+    }
+    /// The server's node whose address is `addr` (identity lookup for the C
+    /// layer, which holds `Rc::as_ptr` of nodes); never dereferences `addr`.
+    pub fn node_by_addr(&self, addr: usize) -> Option<Rc<Node>> {
+        self.nodes.borrow().by_addr(addr).cloned()
     }
     /// The node at `pos` in insertion order.
     pub fn node_at(&self, pos: usize) -> Option<Rc<Node>> {
         self.nodes.borrow().list.get(pos).cloned()
-    }
-    /// The node at address `addr`, if it is one of ours (validates pointers
-    /// the embedder hands back).
-    pub fn node_by_addr(&self, addr: usize) -> Option<Rc<Node>> {
-        self.nodes.borrow().by_addr.get(&addr).cloned()
     }
     /// A snapshot of the node list, safe to iterate while calling callbacks.
     pub fn nodes(&self) -> Vec<Rc<Node>> {

@@ -80,53 +80,56 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// pending. A configuration change takes effect when appended (Raft's
     /// single-server changes), so a node marked inactive by an appended
     /// REMOVE_NODE no longer counts; popping the entry re-activates it.
+    #[cfg(test)]
     pub(crate) fn quorum_voters(&self) -> Vec<Rc<Node>> {
-        self.nodes
+        self.with_nodes(|l| l.iter().filter(|n| in_quorum(n)).cloned().collect())
+    }
+    /// Run `f` on the node list. `f` must not call the host or the log (the
+    /// list stays borrowed); loops that do use [`Self::for_each_node`].
+    pub(crate) fn with_nodes<R>(&self, f: impl FnOnce(&[Rc<Node>]) -> R) -> R {
+        f(&self.nodes.borrow().list)
+    }
+    /// Call `f` on each node in order, without borrowing the list across the
+    /// call, so `f` may reach callbacks that add or remove nodes (as upstream,
+    /// such changes may make the walk skip or revisit a node).
+    pub(crate) fn for_each_node(&self, mut f: impl FnMut(Rc<Node>)) {
+        let mut i = 0;
+        while let Some(n) = self.node_at(i) {
+            f(n);
+            i += 1;
+        }
+    }
+    /// Whether `n` is the local node.
+    pub(crate) fn is_me(&self, n: &Node) -> bool {
+        self.my_node
             .borrow()
-            .list
-            .iter()
-            .filter(|n| in_quorum(n))
-            .cloned()
-            .collect()
+            .as_ref()
+            .is_some_and(|m| std::ptr::eq(&**m, n))
     }
     /// The local node is the only voter: it may lead without asking anyone.
     pub fn is_single_node_voting_cluster(&self) -> bool {
-        // Stop at the second voter: this runs on every periodic tick.
         self.my_node().is_some_and(|n| in_quorum(&n))
-            && self
-                .nodes
-                .borrow()
-                .list
-                .iter()
-                .filter(|n| in_quorum(n))
-                .take(2)
-                .count()
-                == 1
+            // Stop at the second voter: this runs on every periodic tick.
+            && self.with_nodes(|l| l.iter().filter(|n| in_quorum(n)).take(2).count()) == 1
     }
     /// Whether the votes received make a majority of the quorum voters.
     pub(crate) fn has_majority_of_votes(&self) -> bool {
-        let me = self.my_node();
-        let (mut voters, mut votes) = (0, 0);
-        for n in self.nodes.borrow().list.iter().filter(|n| in_quorum(n)) {
-            voters += 1;
-            votes += usize::from(match &me {
-                Some(m) if Rc::ptr_eq(m, n) => true,
-                _ => n.has_vote_for_me(),
-            });
-        }
+        let (voters, votes) = self.with_nodes(|l| {
+            let voters = l.iter().filter(|n| in_quorum(n));
+            let votes = voters
+                .clone()
+                .filter(|n| self.is_me(n) || n.has_vote_for_me());
+            (voters.count(), votes.count())
+        });
         votes_is_majority(voters, votes)
     }
     /// Votes received in the current election, counting our own if we vote.
     pub fn nvotes_for_me(&self) -> usize {
-        let me = self.my_node();
-        let others = self
-            .nodes
-            .borrow()
-            .list
-            .iter()
-            .filter(|n| !me.as_ref().is_some_and(|m| std::rc::Rc::ptr_eq(m, n)))
-            .filter(|n| n.is_voting() && n.has_vote_for_me())
-            .count();
+        let others = self.with_nodes(|l| {
+            l.iter()
+                .filter(|n| !self.is_me(n) && n.is_voting() && n.has_vote_for_me())
+                .count()
+        });
         others + usize::from(self.my_node_is_voting())
     }
     pub fn voting_change_is_in_progress(&self) -> bool {
@@ -217,4 +220,14 @@ pub(crate) fn is_cfg_change<E: Entry>(e: &E) -> bool {
 /// Whether an entry type changes the set of voters.
 pub(crate) fn is_voting_cfg_change<E: Entry>(e: &E) -> bool {
     log_type::is_voting_cfg_change(e.entry_type())
+}
+
+/// The value a majority of `values` reaches: the median of the sorted-descending
+/// list, so at least `len / 2 + 1` values are greater or equal. `None` when empty.
+pub(crate) fn majority_value<T: Ord + Copy>(mut values: Vec<T>) -> Option<T> {
+    if values.is_empty() {
+        return None;
+    }
+    let k = values.len() / 2;
+    Some(*values.select_nth_unstable_by(k, |a, b| b.cmp(a)).1)
 }

@@ -1,8 +1,9 @@
 //! Linearizable reads: a read may proceed once a quorum acknowledged a
 //! heartbeat sent after it arrived and the state machine caught up with it.
 
+use super::props::{in_quorum, majority_value};
 use super::{ReadCallback, ReadRequest, Server};
-use crate::core::{Entry, Error, Host, LogStore, MsgId, Result};
+use crate::core::{Entry, Error, Host, LogStore, MsgId, Node, Result};
 
 impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// Queue a read; `callback(true)` runs when it is safe, `callback(false)`
@@ -27,7 +28,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// The highest message id acknowledged by a majority of the quorum voters
     /// (we acknowledge our own latest one).
     pub(crate) fn quorum_msg_id(&self) -> MsgId {
-        self.majority_msg_id(self.quorum_voters())
+        self.majority_msg_id(in_quorum)
     }
 
     /// The message id reads may trust: acknowledged both by a majority of the
@@ -35,27 +36,24 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// whose removal is pending), so a read is safe under either view of the
     /// configuration while a removal is in flight.
     pub(crate) fn read_msg_id(&self) -> MsgId {
-        let all: Vec<_> = self.nodes().into_iter().filter(|n| n.is_voting()).collect();
-        self.quorum_msg_id().min(self.majority_msg_id(all))
+        self.quorum_msg_id()
+            .min(self.majority_msg_id(|n| n.is_voting()))
     }
 
-    fn majority_msg_id(&self, voters: Vec<std::rc::Rc<crate::core::Node>>) -> MsgId {
-        let me = self.my_node();
-        let mut ids: Vec<MsgId> = voters
-            .iter()
-            .map(|n| {
-                if me.as_ref().is_some_and(|m| std::rc::Rc::ptr_eq(m, n)) {
-                    self.msg_id.get()
-                } else {
-                    n.match_msgid()
-                }
-            })
-            .collect();
-        if ids.is_empty() {
-            return 0;
-        }
-        ids.sort_unstable_by(|a, b| b.cmp(a));
-        ids[ids.len() / 2]
+    fn majority_msg_id(&self, counts: impl Fn(&Node) -> bool) -> MsgId {
+        let ids = self.with_nodes(|l| {
+            l.iter()
+                .filter(|n| counts(n))
+                .map(|n| {
+                    if self.is_me(n) {
+                        self.msg_id.get()
+                    } else {
+                        n.match_msgid()
+                    }
+                })
+                .collect()
+        });
+        majority_value(ids).unwrap_or(0)
     }
 
     /// Answer the reads that became safe; fail them all if we no longer lead.

@@ -1,9 +1,8 @@
 //! Log replication: AppendEntries in both directions, client entries, commit.
 
-use std::rc::Rc;
-
-use super::props::{in_quorum, is_cfg_change, is_voting_cfg_change};
-use super::Server;
+use super::props::{in_quorum, is_cfg_change, is_voting_cfg_change, majority_value};
+use super::{CommitTally, Server};
+use crate::core::node::epoch as node_epoch;
 use crate::core::{
     AppendEntriesRequest, AppendEntriesResponse, Entry, EntryResponse, Error, Host, Index,
     LogStore, Node, Result, NODE_ID_NONE,
@@ -153,7 +152,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// Send `node` everything it misses, one request per batch (a snapshot when
     /// its next entry was compacted). A heartbeat when it is up to date.
     pub fn send_appendentries(&self, node: &Node) -> Result<()> {
-        if self.my_node().is_some_and(|m| std::ptr::eq(&*m, node)) || !node.is_active() {
+        if self.is_me(node) || !node.is_active() {
             return Ok(());
         }
         if self.snapshot_last_idx() >= node.next_idx() {
@@ -202,11 +201,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// Replicate to (or heartbeat) every other node; returns the last error.
     pub fn send_appendentries_all(&self) -> Result<()> {
         let mut ret = Ok(());
-        for n in self.nodes() {
+        self.for_each_node(|n| {
             if let Err(e) = self.send_appendentries(&n) {
                 ret = Err(e);
             }
-        }
+        });
         ret
     }
 
@@ -442,11 +441,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         }
         node.advance_match_idx(idx);
         if let Some(mut t) = self.commit_tally.get() {
-            if t.epoch == crate::core::node::epoch()
-                && old <= t.commit
-                && t.commit < idx
-                && in_quorum(node)
-            {
+            if t.epoch == node_epoch() && old <= t.commit && t.commit < idx && in_quorum(node) {
                 t.above += 1;
                 self.commit_tally.set(Some(t));
             }
@@ -461,17 +456,16 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// pass the commit index once a majority has.
     fn update_commit_idx(&self) {
         let ci = self.commit_idx();
-        let epoch = crate::core::node::epoch();
+        let epoch = node_epoch();
         let tally = match self.commit_tally.get() {
             Some(t) if t.epoch == epoch && t.commit == ci => t,
             _ => {
-                let nodes = self.nodes.borrow();
-                let (mut voters, mut above) = (0, 0);
-                for n in nodes.list.iter().filter(|n| in_quorum(n)) {
-                    voters += 1;
-                    above += usize::from(n.match_idx() > ci);
-                }
-                let t = super::CommitTally {
+                let (voters, above) = self.with_nodes(|l| {
+                    l.iter().filter(|n| in_quorum(n)).fold((0, 0), |(v, a), n| {
+                        (v + 1, a + usize::from(n.match_idx() > ci))
+                    })
+                });
+                let t = CommitTally {
                     epoch,
                     commit: ci,
                     voters,
@@ -481,20 +475,17 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                 t
             }
         };
-        if tally.voters == 0 || tally.above <= tally.voters / 2 {
+        if tally.above <= tally.voters / 2 {
             return;
         }
-        let commit = {
-            let nodes = self.nodes.borrow();
-            let mut indexes: Vec<Index> = nodes
-                .list
-                .iter()
+        let indexes = self.with_nodes(|l| {
+            l.iter()
                 .filter(|n| in_quorum(n))
                 .map(|n| n.match_idx())
-                .collect();
-            // The median (upper) match index: the highest a majority holds. O(n).
-            let mid = indexes.len() / 2;
-            *indexes.select_nth_unstable_by(mid, |a, b| b.cmp(a)).1
+                .collect()
+        });
+        let Some(commit) = majority_value(indexes) else {
+            return;
         };
         if commit > ci
             && self
@@ -520,11 +511,10 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// commit, send what is pending, then apply and answer reads.
     pub fn flush(&self, sync_index: Index) -> Result<()> {
         if self.is_leader() {
-            let me = self.my_node();
-            if let Some(me) = me.as_ref().filter(|m| sync_index > m.match_idx()) {
+            if let Some(me) = self.my_node().filter(|m| sync_index > m.match_idx()) {
                 let idx = sync_index.min(self.current_idx());
                 if idx > me.match_idx() {
-                    self.raise_match_idx(me, idx);
+                    self.raise_match_idx(&me, idx);
                 } else {
                     me.set_match_idx(idx);
                 }
@@ -532,23 +522,16 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             self.update_commit_idx();
             let last_read = self.read_queue.borrow().back().map_or(0, |r| r.msg_id);
             let current = self.current_idx();
-            let key = (crate::core::node::epoch(), current, last_read);
+            let key = (node_epoch(), current, last_read);
             if self.flush_memo.get() != Some(key) {
                 let mut sent = false;
-                // Walk by position (re-borrowing each step, sends may re-enter)
-                // instead of cloning the node list.
-                let mut i = 0;
-                while let Some(n) = self.node_at(i) {
-                    i += 1;
-                    if me.as_ref().is_some_and(|m| Rc::ptr_eq(m, &n)) {
-                        continue;
+                self.for_each_node(|n| {
+                    let idle = n.next_msgid() > last_read && n.next_idx() > self.current_idx();
+                    if !self.is_me(&n) && !idle {
+                        sent = true;
+                        let _ = self.send_appendentries(&n);
                     }
-                    if n.next_msgid() > last_read && n.next_idx() > current {
-                        continue;
-                    }
-                    sent = true;
-                    let _ = self.send_appendentries(&n);
-                }
+                });
                 // Nobody was behind: until a node's next index or msg id, the
                 // log's end or the read queue moves, a rescan finds nobody.
                 self.flush_memo.set(if sent { None } else { Some(key) });

@@ -803,3 +803,11 @@ fn state_events_in_order() {
         .collect();
     assert_eq!(persists, ["persist1,-1", "persist1,1"]);
 }
+
+#[test]
+fn transfer_to_non_voter_is_refused() {
+    let s = leader(2);
+    s.add_non_voting_node(0, 3, false).unwrap();
+    assert_eq!(s.transfer_leader(3, 0), Err(Error::InvalidNodeId));
+    assert_eq!(s.transfer_leader(2, 0), Ok(()));
+}

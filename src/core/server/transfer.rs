@@ -19,18 +19,22 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         let target = if node_id != NODE_ID_NONE {
             self.node(node_id)
         } else {
-            self.nodes()
-                .into_iter()
-                .filter(|n| n.id() != me && n.is_voting() && n.is_active() && n.match_idx() > 0)
-                .fold(
-                    None,
-                    |best: Option<std::rc::Rc<crate::core::Node>>, n| match best {
-                        Some(b) if b.match_idx() >= n.match_idx() => Some(b),
-                        _ => Some(n),
-                    },
-                )
+            // The most up-to-date active voter: it needs the fewest entries.
+            self.with_nodes(|l| {
+                l.iter()
+                    .filter(|n| n.id() != me && n.is_voting() && n.is_active() && n.match_idx() > 0)
+                    .fold(
+                        None::<&std::rc::Rc<crate::core::Node>>,
+                        |best, n| match best {
+                            Some(b) if b.match_idx() >= n.match_idx() => Some(b),
+                            _ => Some(n),
+                        },
+                    )
+                    .cloned()
+            })
         };
-        let Some(target) = target.filter(|t| t.id() != me) else {
+        // Only a voter can win the election that completes the transfer.
+        let Some(target) = target.filter(|t| t.id() != me && t.is_voting()) else {
             return Err(Error::InvalidNodeId);
         };
         if self.host.has_send_timeoutnow() && self.current_idx() == target.match_idx() {
