@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use raft::core::{log_type, Entry, EntryResponse, Error, Index, LogStore, NodeId, Server};
+use raft::core::{
+    log_type, Entry, EntryResponse, Error, Index, LogStore, NodeId, Server, NODE_ID_NONE,
+};
 
 use super::check::{check_log_matching, Shared};
 use super::entry::{EntryKey, SimEntry};
@@ -387,6 +389,15 @@ impl Cluster {
             shared.check_pops(*id, &log);
             if s.is_leader() && shared.observe_leader(*id, s.current_term()) {
                 shared.check_leader_complete(*id, s.current_term(), &log);
+            }
+            // Term and vote are durable before anyone can see them.
+            let (dt, dv) = (n.disk.term.get(), n.disk.vote.get());
+            if s.current_term() != dt || (s.voted_for() != dv && s.voted_for() != NODE_ID_NONE) {
+                shared.violation(format!(
+                    "node {id}: term/vote {}/{} in memory but {dt}/{dv} on disk",
+                    s.current_term(),
+                    s.voted_for()
+                ));
             }
             let commit = s.commit_idx();
             if commit > s.current_idx() {
