@@ -1,7 +1,8 @@
 //! Log replication: AppendEntries in both directions, client entries, commit.
 
 use super::props::{in_quorum, is_cfg_change, is_voting_cfg_change, majority_value};
-use super::Server;
+use super::{CommitTally, Server};
+use crate::core::node::epoch as node_epoch;
 use crate::core::{
     AppendEntriesRequest, AppendEntriesResponse, Entry, EntryResponse, Error, Host, Index,
     LogStore, Node, Result, NODE_ID_NONE,
@@ -421,9 +422,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             node.set_has_sufficient_logs(true);
         }
 
-        if resp_idx > node.match_idx() {
-            node.set_match_idx(resp_idx);
-        }
+        self.raise_match_idx(node, resp_idx);
         if resp.msg_id > node.match_msgid() {
             node.set_match_msgid(resp.msg_id.min(self.msg_id()));
         }
@@ -433,8 +432,52 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         Ok(())
     }
 
+    /// Raise `node`'s match index to `idx` (never lowers it), keeping the
+    /// commit tally current instead of invalidating it.
+    fn raise_match_idx(&self, node: &Node, idx: Index) {
+        let old = node.match_idx();
+        if idx <= old {
+            return;
+        }
+        node.advance_match_idx(idx);
+        if let Some(mut t) = self.commit_tally.get() {
+            if t.epoch == node_epoch() && old <= t.commit && t.commit < idx && in_quorum(node) {
+                t.above += 1;
+                self.commit_tally.set(Some(t));
+            }
+        }
+    }
+
     /// Commit the highest index a majority of voters hold, if it is of our term.
+    ///
+    /// Runs on every response, so it first consults a tally of the voters
+    /// above the commit index (kept by `raise_match_idx`, recounted only
+    /// after the commit index or the node epoch moved): the median can only
+    /// pass the commit index once a majority has.
     fn update_commit_idx(&self) {
+        let ci = self.commit_idx();
+        let epoch = node_epoch();
+        let tally = match self.commit_tally.get() {
+            Some(t) if t.epoch == epoch && t.commit == ci => t,
+            _ => {
+                let (voters, above) = self.with_nodes(|l| {
+                    l.iter().filter(|n| in_quorum(n)).fold((0, 0), |(v, a), n| {
+                        (v + 1, a + usize::from(n.match_idx() > ci))
+                    })
+                });
+                let t = CommitTally {
+                    epoch,
+                    commit: ci,
+                    voters,
+                    above,
+                };
+                self.commit_tally.set(Some(t));
+                t
+            }
+        };
+        if tally.above <= tally.voters / 2 {
+            return;
+        }
         let indexes = self.with_nodes(|l| {
             l.iter()
                 .filter(|n| in_quorum(n))
@@ -444,7 +487,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         let Some(commit) = majority_value(indexes) else {
             return;
         };
-        if commit > self.commit_idx()
+        if commit > ci
             && self
                 .entry_at(commit)
                 .is_some_and(|e| e.term() == self.current_term())
@@ -468,19 +511,31 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// commit, send what is pending, then apply and answer reads.
     pub fn flush(&self, sync_index: Index) -> Result<()> {
         if self.is_leader() {
-            if let Some(me) = self.my_node() {
-                if sync_index > me.match_idx() {
-                    me.set_match_idx(sync_index.min(self.current_idx()));
+            if let Some(me) = self.my_node().filter(|m| sync_index > m.match_idx()) {
+                let idx = sync_index.min(self.current_idx());
+                if idx > me.match_idx() {
+                    self.raise_match_idx(&me, idx);
+                } else {
+                    me.set_match_idx(idx);
                 }
             }
             self.update_commit_idx();
             let last_read = self.read_queue.borrow().back().map_or(0, |r| r.msg_id);
-            self.for_each_node(|n| {
-                let idle = n.next_msgid() > last_read && n.next_idx() > self.current_idx();
-                if !self.is_me(&n) && !idle {
-                    let _ = self.send_appendentries(&n);
-                }
-            });
+            let current = self.current_idx();
+            let key = (node_epoch(), current, last_read);
+            if self.flush_memo.get() != Some(key) {
+                let mut sent = false;
+                self.for_each_node(|n| {
+                    let idle = n.next_msgid() > last_read && n.next_idx() > self.current_idx();
+                    if !self.is_me(&n) && !idle {
+                        sent = true;
+                        let _ = self.send_appendentries(&n);
+                    }
+                });
+                // Nobody was behind: until a node's next index or msg id, the
+                // log's end or the read queue moves, a rescan finds nobody.
+                self.flush_memo.set(if sent { None } else { Some(key) });
+            }
         }
         self.exec_operations()
     }
