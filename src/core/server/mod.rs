@@ -228,6 +228,11 @@ pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
     pub(crate) flush_memo: Cell<Option<(u64, Index, MsgId)>>,
     /// Cached count for the commit check, so responses cost O(1).
     pub(crate) commit_tally: Cell<Option<CommitTally>>,
+    /// Buffers reused across calls instead of allocating per message: the
+    /// entries of an outgoing AppendEntries and the match indexes of the
+    /// commit check. Taken while in use, so re-entrant calls just allocate.
+    pub(crate) send_buf: Cell<Vec<E>>,
+    pub(crate) index_buf: Cell<Vec<Index>>,
 
     _entry: std::marker::PhantomData<E>,
 }
@@ -270,6 +275,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             snapshot: SnapshotState::default(),
             flush_memo: Cell::new(None),
             commit_tally: Cell::new(None),
+            send_buf: Cell::new(Vec::new()),
+            index_buf: Cell::new(Vec::new()),
             _entry: std::marker::PhantomData,
         }
     }

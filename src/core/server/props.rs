@@ -225,6 +225,11 @@ pub(crate) fn is_voting_cfg_change<E: Entry>(e: &E) -> bool {
 /// The value a majority of `values` reaches: the median of the sorted-descending
 /// list, so at least `len / 2 + 1` values are greater or equal. `None` when empty.
 pub(crate) fn majority_value<T: Ord + Copy>(mut values: Vec<T>) -> Option<T> {
+    majority_of(&mut values)
+}
+
+/// [`majority_value`] over a caller-owned buffer (reordered in place).
+pub(crate) fn majority_of<T: Ord + Copy>(values: &mut [T]) -> Option<T> {
     if values.is_empty() {
         return None;
     }

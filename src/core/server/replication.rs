@@ -1,6 +1,6 @@
 //! Log replication: AppendEntries in both directions, client entries, commit.
 
-use super::props::{in_quorum, is_cfg_change, is_voting_cfg_change, majority_value};
+use super::props::{in_quorum, is_cfg_change, is_voting_cfg_change, majority_of};
 use super::{CommitTally, Server};
 use crate::core::node::epoch as node_epoch;
 use crate::core::{
@@ -135,17 +135,19 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         out
     }
 
-    /// Entries to send `node` from `idx`: the host's choice when it has one.
-    fn entries_to_send(&self, node: &Node, idx: Index) -> Vec<E> {
+    /// Entries to send `node` from `idx` into `out`: the host's choice when
+    /// it has one.
+    fn entries_to_send(&self, node: &Node, idx: Index, out: &mut Vec<E>) {
         let current = self.current_idx();
         if current < idx {
-            return Vec::new();
+            return;
         }
         let max = (current - idx + 1).min(MAX_ENTRIES_PER_REQUEST);
-        let mut out = Vec::new();
-        match self.host.get_entries_to_send(node, idx, max, &mut out) {
-            None => self.entries_from_idx(idx),
-            Some(_) => out,
+        if self.host.get_entries_to_send(node, idx, max, out).is_none() {
+            out.clear();
+            if idx >= 1 {
+                self.log.get_batch(idx, current - idx + 1, out);
+            }
         }
     }
 
@@ -169,7 +171,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             let msg_id = self.msg_id.get() + 1;
             self.msg_id.set(msg_id);
             let prev_log_term = self.previous_log_term(next_idx);
-            let entries = self.entries_to_send(node, next_idx);
+            let mut entries = self.send_buf.take();
+            self.entries_to_send(node, next_idx, &mut entries);
             let n = entries.len() as Index;
             let msg = AppendEntriesRequest {
                 leader_id: self.my_id(),
@@ -187,7 +190,12 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                 )
             });
             let r = self.host.send_appendentries(node, &msg);
-            drop(msg);
+            let mut entries = msg.entries;
+            entries.clear();
+            // Keep small buffers only: one huge batch should not pin its memory.
+            if entries.capacity() <= 1024 {
+                self.send_buf.set(entries);
+            }
             node.set_next_idx(next_idx + n);
             node.set_next_msgid(msg_id + 1);
             r?;
@@ -478,13 +486,14 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         if tally.above <= tally.voters / 2 {
             return;
         }
-        let indexes = self.with_nodes(|l| {
-            l.iter()
-                .filter(|n| in_quorum(n))
-                .map(|n| n.match_idx())
-                .collect()
+        let mut indexes = self.index_buf.take();
+        indexes.clear();
+        self.with_nodes(|l| {
+            indexes.extend(l.iter().filter(|n| in_quorum(n)).map(|n| n.match_idx()))
         });
-        let Some(commit) = majority_value(indexes) else {
+        let commit = majority_of(&mut indexes);
+        self.index_buf.set(indexes);
+        let Some(commit) = commit else {
             return;
         };
         if commit > ci
