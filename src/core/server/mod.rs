@@ -171,6 +171,15 @@ pub(crate) struct CommitTally {
     pub(crate) above: usize,
 }
 
+/// Quorum voters and the votes among them for us (see
+/// `has_majority_of_votes`), valid while the node epoch is still `epoch`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct VoteTally {
+    pub(crate) epoch: u64,
+    pub(crate) voters: usize,
+    pub(crate) votes: usize,
+}
+
 /// One Raft server.
 pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
     pub(crate) log: L,
@@ -228,6 +237,8 @@ pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
     pub(crate) flush_memo: Cell<Option<(u64, Index, MsgId)>>,
     /// Cached count for the commit check, so responses cost O(1).
     pub(crate) commit_tally: Cell<Option<CommitTally>>,
+    /// Cached vote count, so each vote response costs O(1).
+    pub(crate) vote_tally: Cell<Option<VoteTally>>,
     /// Buffers reused across calls instead of allocating per message: the
     /// entries of an outgoing AppendEntries and the match indexes of the
     /// commit check. Taken while in use, so re-entrant calls just allocate.
@@ -275,6 +286,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             snapshot: SnapshotState::default(),
             flush_memo: Cell::new(None),
             commit_tally: Cell::new(None),
+            vote_tally: Cell::new(None),
             send_buf: Cell::new(Vec::new()),
             index_buf: Cell::new(Vec::new()),
             _entry: std::marker::PhantomData,

@@ -113,15 +113,44 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             && self.with_nodes(|l| l.iter().filter(|n| in_quorum(n)).take(2).count()) == 1
     }
     /// Whether the votes received make a majority of the quorum voters.
+    ///
+    /// Runs on every vote response, so the count is cached (see
+    /// `record_vote`) and recounted only when the node epoch moved.
     pub(crate) fn has_majority_of_votes(&self) -> bool {
-        let (voters, votes) = self.with_nodes(|l| {
-            let voters = l.iter().filter(|n| in_quorum(n));
-            let votes = voters
-                .clone()
-                .filter(|n| self.is_me(n) || n.has_vote_for_me());
-            (voters.count(), votes.count())
-        });
-        votes_is_majority(voters, votes)
+        let epoch = crate::core::node::epoch();
+        let t = match self.vote_tally.get() {
+            Some(t) if t.epoch == epoch => t,
+            _ => {
+                let me = self.my_node();
+                let (voters, votes) = self.with_nodes(|l| {
+                    l.iter().filter(|n| in_quorum(n)).fold((0, 0), |(v, g), n| {
+                        let mine = me.as_ref().is_some_and(|m| Rc::ptr_eq(m, n));
+                        (v + 1, g + usize::from(mine || n.has_vote_for_me()))
+                    })
+                });
+                let t = super::VoteTally {
+                    epoch,
+                    voters,
+                    votes,
+                };
+                self.vote_tally.set(Some(t));
+                t
+            }
+        };
+        votes_is_majority(t.voters, t.votes)
+    }
+    /// `n` granted us its vote: mark it and keep the vote tally current.
+    pub(crate) fn record_vote(&self, n: &Node) {
+        if n.has_vote_for_me() {
+            return;
+        }
+        n.grant_vote();
+        if let Some(mut t) = self.vote_tally.get() {
+            if t.epoch == crate::core::node::epoch() && in_quorum(n) && !self.is_me(n) {
+                t.votes += 1;
+                self.vote_tally.set(Some(t));
+            }
+        }
     }
     /// Votes received in the current election, counting our own if we vote.
     pub fn nvotes_for_me(&self) -> usize {
