@@ -1,6 +1,6 @@
 //! Log replication: AppendEntries in both directions, client entries, commit.
 
-use super::props::{in_quorum, is_cfg_change, is_voting_cfg_change, majority_value};
+use super::props::{is_cfg_change, is_voting_cfg_change, majority_value, QUORUM_VIEWS};
 use super::Server;
 use crate::core::{
     AppendEntriesRequest, AppendEntriesResponse, Entry, EntryResponse, Error, Host, Index,
@@ -433,23 +433,26 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         Ok(())
     }
 
-    /// Commit the highest index a majority of voters hold, if it is of our term.
+    /// Commit the highest index a majority of voters hold (in either
+    /// configuration, see `QUORUM_VIEWS`), if it is of our term.
     fn update_commit_idx(&self) {
-        let indexes = self.with_nodes(|l| {
-            l.iter()
-                .filter(|n| in_quorum(n))
-                .map(|n| n.match_idx())
-                .collect()
-        });
-        let Some(commit) = majority_value(indexes) else {
-            return;
-        };
-        if commit > self.commit_idx()
-            && self
-                .entry_at(commit)
-                .is_some_and(|e| e.term() == self.current_term())
-        {
-            self.set_commit_idx(commit);
+        for counts in QUORUM_VIEWS {
+            let indexes = self.with_nodes(|l| {
+                l.iter()
+                    .filter(|n| counts(n))
+                    .map(|n| n.match_idx())
+                    .collect()
+            });
+            let Some(commit) = majority_value(indexes) else {
+                continue;
+            };
+            if commit > self.commit_idx()
+                && self
+                    .entry_at(commit)
+                    .is_some_and(|e| e.term() == self.current_term())
+            {
+                self.set_commit_idx(commit);
+            }
         }
     }
 
