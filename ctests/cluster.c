@@ -32,6 +32,7 @@ static cl_msg_t *new_msg(cl_node_t *from, raft_node_id_t to, cl_msg_type_e type)
 
 static void free_msg(cl_msg_t *m)
 {
+    free(m->chunk);
     if (m->entries) {
         for (raft_index_t i = 0; i < m->u.ae.n_entries; i++)
             free(m->entries[i].data);
@@ -237,6 +238,149 @@ static raft_time_t cb_timestamp(raft_server_t *r, void *udata)
     return n->cl->now_us;
 }
 
+/* ---- snapshots ----------------------------------------------------------- */
+
+/* Image layout: int n_nodes, int n_applied, then n_nodes (id, voting) int
+ * pairs, then n_applied cl_applied_t records. */
+static void take_image(cl_node_t *n)
+{
+    raft_server_t *r = n->raft;
+    int n_nodes = raft_get_num_nodes(r);
+    int n_applied = n->n_applied;
+    size_t len = 2 * sizeof(int) + (size_t)n_nodes * 2 * sizeof(int) +
+                 (size_t)n_applied * sizeof(cl_applied_t);
+    char *buf = malloc(len), *p = buf;
+    memcpy(p, &n_nodes, sizeof(int));
+    p += sizeof(int);
+    memcpy(p, &n_applied, sizeof(int));
+    p += sizeof(int);
+    for (int i = 0; i < n_nodes; i++) {
+        raft_node_t *node = raft_get_node_from_idx(r, i);
+        int pair[2] = { raft_node_get_id(node), raft_node_is_voting(node) };
+        memcpy(p, pair, sizeof(pair));
+        p += sizeof(pair);
+    }
+    memcpy(p, n->applied, (size_t)n_applied * sizeof(cl_applied_t));
+    free(n->snap);
+    n->snap = buf;
+    n->snap_len = len;
+}
+
+int cluster_snapshot(cluster_t *cl, raft_node_id_t id)
+{
+    cl_node_t *n = cl_node(cl, id);
+    if (!n || !n->raft)
+        return RAFT_ERR_INVALID_NODEID;
+    int e = raft_begin_snapshot(n->raft);
+    if (e != 0)
+        return e;
+    /* begin applied everything committed: the image is the state machine. */
+    take_image(n);
+    e = raft_end_snapshot(n->raft);
+    if (e == 0)
+        n->snapshots_taken++;
+    return e;
+}
+
+static int cb_send_snapshot(raft_server_t *r, void *udata, raft_node_t *node, raft_snapshot_req_t *msg)
+{
+    cl_node_t *n = self_of(udata);
+    (void)r;
+    cl_msg_t *m = new_msg(n, raft_node_get_id(node), CL_MSG_SNAPSHOT);
+    m->u.snap = *msg;
+    size_t len = (size_t)msg->chunk.len;
+    m->chunk = malloc(len ? len : 1);
+    memcpy(m->chunk, msg->chunk.data, len);
+    m->u.snap.chunk.data = m->chunk;
+    enqueue(n->cl, m);
+    return 0;
+}
+
+static int cb_get_snapshot_chunk(raft_server_t *r, void *udata, raft_node_t *node,
+                                 raft_size_t offset, raft_snapshot_chunk_t *chunk)
+{
+    cl_node_t *n = self_of(udata);
+    (void)r;
+    (void)node;
+    if (!n->snap || offset > n->snap_len)
+        return -1;
+    size_t left = n->snap_len - (size_t)offset;
+    chunk->data = n->snap + offset;
+    chunk->len = left < CL_SNAPSHOT_CHUNK ? left : CL_SNAPSHOT_CHUNK;
+    chunk->last_chunk = offset + chunk->len >= n->snap_len;
+    return 0;
+}
+
+static int cb_store_snapshot_chunk(raft_server_t *r, void *udata, raft_index_t snapshot_index,
+                                   raft_size_t offset, raft_snapshot_chunk_t *chunk)
+{
+    cl_node_t *n = self_of(udata);
+    (void)r;
+    (void)snapshot_index;
+    size_t end = (size_t)(offset + chunk->len);
+    if (end > n->incoming_len) {
+        char *p = realloc(n->incoming, end ? end : 1);
+        if (!p)
+            return -1;
+        n->incoming = p;
+        n->incoming_len = end;
+    }
+    memcpy(n->incoming + offset, chunk->data, (size_t)chunk->len);
+    return 0;
+}
+
+static int cb_clear_snapshot(raft_server_t *r, void *udata)
+{
+    cl_node_t *n = self_of(udata);
+    (void)r;
+    free(n->incoming);
+    n->incoming = NULL;
+    n->incoming_len = 0;
+    return 0;
+}
+
+static int cb_load_snapshot(raft_server_t *r, void *udata, raft_term_t term, raft_index_t idx)
+{
+    cl_node_t *n = self_of(udata);
+    int n_nodes, n_applied;
+    if (!n->incoming || n->incoming_len < 2 * sizeof(int))
+        return -1;
+    memcpy(&n_nodes, n->incoming, sizeof(int));
+    memcpy(&n_applied, n->incoming + sizeof(int), sizeof(int));
+    size_t need = 2 * sizeof(int) + (size_t)n_nodes * 2 * sizeof(int) +
+                  (size_t)n_applied * sizeof(cl_applied_t);
+    if (n_nodes < 0 || n_applied < 0 || n_applied > CL_MAX_APPLIED || need > n->incoming_len)
+        return -1;
+    int e = raft_begin_load_snapshot(r, term, idx);
+    if (e != 0)
+        return e;
+    const char *p = n->incoming + 2 * sizeof(int);
+    for (int i = 0; i < n_nodes; i++) {
+        int pair[2];
+        memcpy(pair, p, sizeof(pair));
+        p += sizeof(pair);
+        if (pair[0] == n->id) {
+            raft_node_set_voting(raft_get_my_node(r), pair[1]);
+            continue;
+        }
+        if (pair[1])
+            raft_add_node(r, NULL, pair[0], 0);
+        else
+            raft_add_non_voting_node(r, NULL, pair[0], 0);
+    }
+    raft_end_load_snapshot(r);
+    /* The state machine becomes the snapshot's. */
+    memcpy(n->applied, p, (size_t)n_applied * sizeof(cl_applied_t));
+    n->n_applied = n_applied;
+    free(n->snap);
+    n->snap = n->incoming;
+    n->snap_len = n->incoming_len;
+    n->incoming = NULL;
+    n->incoming_len = 0;
+    n->snapshots_loaded++;
+    return 0;
+}
+
 /* ---- construction ------------------------------------------------------- */
 
 static void init_server(cluster_t *cl, cl_node_t *n, raft_node_id_t id, int flags)
@@ -255,6 +399,11 @@ static void init_server(cluster_t *cl, cl_node_t *n, raft_node_id_t id, int flag
     cbs.log = cb_log;
     cbs.send_timeoutnow = cb_send_timeoutnow;
     cbs.timestamp = cb_timestamp;
+    cbs.send_snapshot = cb_send_snapshot;
+    cbs.get_snapshot_chunk = cb_get_snapshot_chunk;
+    cbs.store_snapshot_chunk = cb_store_snapshot_chunk;
+    cbs.load_snapshot = cb_load_snapshot;
+    cbs.clear_snapshot = cb_clear_snapshot;
     if (flags & CL_BACKPRESSURE)
         cbs.backpressure = cb_backpressure;
     if (flags & CL_GET_ENTRIES)
@@ -323,9 +472,12 @@ cl_node_t *cluster_add_joiner(cluster_t *cl)
 void cluster_free(cluster_t *cl)
 {
     cluster_drop_all(cl);
-    for (int i = 0; i < cl->n; i++)
+    for (int i = 0; i < cl->n; i++) {
         if (cl->nodes[i].raft)
             raft_destroy(cl->nodes[i].raft);
+        free(cl->nodes[i].snap);
+        free(cl->nodes[i].incoming);
+    }
     free(cl);
 }
 
@@ -398,6 +550,15 @@ static void dispatch(cluster_t *cl, cl_msg_t *m)
     case CL_MSG_TIMEOUTNOW:
         note(to, raft_timeout_now(r));
         break;
+    case CL_MSG_SNAPSHOT: {
+        cl_msg_t *resp = new_msg(to, m->from, CL_MSG_SNAPSHOT_RESP);
+        note(to, raft_recv_snapshot(r, from, &m->u.snap, &resp->u.snapr));
+        enqueue(cl, resp);
+        break;
+    }
+    case CL_MSG_SNAPSHOT_RESP:
+        note(to, raft_recv_snapshot_response(r, from, &m->u.snapr));
+        break;
     }
 }
 
@@ -425,6 +586,12 @@ static cl_msg_t *copy_msg(const cl_msg_t *m)
     cl_msg_t *c = malloc(sizeof(*c));
     *c = *m;
     c->next = NULL;
+    if (m->chunk) {
+        size_t len = (size_t)m->u.snap.chunk.len;
+        c->chunk = malloc(len ? len : 1);
+        memcpy(c->chunk, m->chunk, len);
+        c->u.snap.chunk.data = c->chunk;
+    }
     if (m->entries) {
         c->entries = calloc((size_t)m->u.ae.n_entries, sizeof(*c->entries));
         for (raft_index_t i = 0; i < m->u.ae.n_entries; i++) {

@@ -23,6 +23,8 @@ typedef enum {
     CL_MSG_APPENDENTRIES,
     CL_MSG_APPENDENTRIES_RESP,
     CL_MSG_TIMEOUTNOW,
+    CL_MSG_SNAPSHOT,
+    CL_MSG_SNAPSHOT_RESP,
 } cl_msg_type_e;
 
 /* An entry as it travels on the wire. */
@@ -43,8 +45,11 @@ typedef struct cl_msg {
         raft_requestvote_resp_t rvr;
         raft_appendentries_req_t ae;
         raft_appendentries_resp_t aer;
+        raft_snapshot_req_t snap;
+        raft_snapshot_resp_t snapr;
     } u;
     cl_wire_entry_t *entries; /* ae.n_entries of them */
+    char *chunk;              /* copy of snap.chunk.data */
 } cl_msg_t;
 
 /* What the applylog callback saw. */
@@ -81,6 +86,13 @@ struct cl_node {
     int n_transfer_results;
     raft_term_t last_persist_term;
     raft_node_id_t last_persist_vote;
+    /* Snapshots: the image this server took or loaded (its state machine up
+     * to the snapshot plus the membership), and one being received. */
+    char *snap;
+    size_t snap_len;
+    char *incoming;
+    size_t incoming_len;
+    int snapshots_taken, snapshots_loaded;
     int last_error;           /* last non-zero return of a recv/periodic call */
     int shutdowns;            /* calls that returned RAFT_ERR_SHUTDOWN */
 };
@@ -173,6 +185,13 @@ int cluster_rand(cluster_t *cl, int n);
 /* 1 if every pair of servers applied identical entries at identical indexes
  * (over their common prefix) and each applied a gap-free sequence. */
 int cluster_consistent(cluster_t *cl);
+/* Compacts server id's log: raft_begin_snapshot, save the image (applied
+ * entries and membership), raft_end_snapshot. Returns 0 or the error. The
+ * image is what a lagging follower then receives in CL_SNAPSHOT_CHUNK-byte
+ * chunks and loads in its load_snapshot callback. */
+int cluster_snapshot(cluster_t *cl, raft_node_id_t id);
+#define CL_SNAPSHOT_CHUNK 512
+
 /* Sum over servers of RAFT_ERR_SHUTDOWN results (the library detected a
  * conflict with committed state: a safety failure somewhere). */
 int cluster_shutdowns(cluster_t *cl);

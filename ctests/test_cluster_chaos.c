@@ -1,6 +1,7 @@
-/* Randomized runs with message loss, duplication, reordering and
- * partitions, checking Raft's safety properties throughout: at most one
- * leader per term, and every server applies the same entry at each index.
+/* Randomized runs with message loss, duplication, reordering, partitions
+ * and (in one test) log compaction with snapshot transfer, checking Raft's
+ * safety properties throughout: at most one leader per term, and every
+ * server applies the same entry at each index.
  * After the faults stop, the cluster must recover and converge. */
 #include <stdlib.h>
 
@@ -8,6 +9,8 @@
 #include "cluster.h"
 
 #define MAX_TERMS 4096
+
+static int compact_loads; /* snapshots loaded over the compaction runs */
 
 typedef struct {
     raft_node_id_t leader_of_term[MAX_TERMS];
@@ -31,7 +34,7 @@ static void note_leaders(cluster_t *cl, election_log_t *log)
     }
 }
 
-static void chaos_run(int size, unsigned long long seed, int drop, int dup, int reorder)
+static void chaos_run(int size, unsigned long long seed, int drop, int dup, int reorder, int compact)
 {
     cluster_t *cl = cluster_new(size, 0);
     election_log_t log;
@@ -57,6 +60,11 @@ static void chaos_run(int size, unsigned long long seed, int drop, int dup, int 
         } else if (ev < 20) {
             /* A one-way link failure. */
             cluster_block(cl, 1 + cluster_rand(cl, size), 1 + cluster_rand(cl, size));
+        } else if (ev < 30 && compact) {
+            /* Compact a random server's log; laggards then need snapshots. */
+            raft_node_id_t id = 1 + cluster_rand(cl, size);
+            if (raft_get_num_snapshottable_logs(cl_raft(cl, id)) > 5)
+                cluster_snapshot(cl, id);
         } else if (ev < 300) {
             raft_node_id_t l = cluster_leader(cl);
             if (l && cluster_submit(cl, l, submitted, NULL) == 0)
@@ -88,25 +96,42 @@ static void chaos_run(int size, unsigned long long seed, int drop, int dup, int 
     }
     CHECK(cluster_consistent(cl));
     CHECK(submitted > 50);
+    if (compact) {
+        int taken = 0;
+        for (int i = 1; i <= size; i++) {
+            taken += cl_node(cl, i)->snapshots_taken;
+            compact_loads += cl_node(cl, i)->snapshots_loaded;
+        }
+        CHECK(taken > 0);
+    }
     cluster_free(cl);
 }
 
 static void test_chaos_three_nodes_lossy(void)
 {
     for (unsigned long long seed = 1; seed <= 4; seed++)
-        chaos_run(3, seed, 10, 0, 0);
+        chaos_run(3, seed, 10, 0, 0, 0);
 }
 
 static void test_chaos_five_nodes_reordered_duplicated(void)
 {
     for (unsigned long long seed = 11; seed <= 14; seed++)
-        chaos_run(5, seed, 5, 5, 1);
+        chaos_run(5, seed, 5, 5, 1, 0);
 }
 
 static void test_chaos_four_nodes_everything(void)
 {
     for (unsigned long long seed = 21; seed <= 24; seed++)
-        chaos_run(4, seed, 15, 10, 1);
+        chaos_run(4, seed, 15, 10, 1, 0);
+}
+
+static void test_chaos_with_compaction(void)
+{
+    compact_loads = 0;
+    for (unsigned long long seed = 31; seed <= 34; seed++)
+        chaos_run(3 + (int)(seed % 3), seed, 8, 4, 1, 1);
+    /* Partitions plus compaction must have exercised snapshot transfer. */
+    CHECK(compact_loads > 0);
 }
 
 int main(void)
@@ -114,5 +139,6 @@ int main(void)
     RUN(test_chaos_three_nodes_lossy);
     RUN(test_chaos_five_nodes_reordered_duplicated);
     RUN(test_chaos_four_nodes_everything);
+    RUN(test_chaos_with_compaction);
     return harness_finish("test_cluster_chaos");
 }

@@ -4,8 +4,27 @@
 //! `raft_node_t *`) is enough to read and update it, also from inside callbacks.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::types::{Index, MsgId, NodeId, Size};
+
+/// Bumped by every change that can alter who needs an AppendEntries or who
+/// counts toward a majority (next index/msg id, voting, active, match index
+/// set from outside the commit path, membership). Servers cache scans of
+/// their nodes under the value they saw; a different value means "rescan".
+/// Global (not per server) because C sets node fields through a bare
+/// `raft_node_t *`; a spurious bump only costs a rescan.
+static EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// The current node epoch (see [`EPOCH`]).
+pub fn epoch() -> u64 {
+    EPOCH.load(Ordering::Relaxed)
+}
+
+/// Invalidate every cached node scan.
+pub(crate) fn bump_epoch() {
+    EPOCH.fetch_add(1, Ordering::Relaxed);
+}
 
 /// One member of the cluster (possibly the local server itself).
 #[derive(Debug)]
@@ -62,18 +81,26 @@ impl Node {
     }
     /// Log indexes begin at 1, so anything lower is clamped to 1.
     pub fn set_next_idx(&self, idx: Index) {
+        bump_epoch();
         self.next_idx.set(idx.max(1))
     }
     pub fn match_idx(&self) -> Index {
         self.match_idx.get()
     }
     pub fn set_match_idx(&self, idx: Index) {
+        bump_epoch();
+        self.match_idx.set(idx)
+    }
+    /// Raise the match index without invalidating cached scans: for the
+    /// server's commit path, which updates its own tally (see `raise_match_idx`).
+    pub(crate) fn advance_match_idx(&self, idx: Index) {
         self.match_idx.set(idx)
     }
     pub fn next_msgid(&self) -> MsgId {
         self.next_msgid.get()
     }
     pub fn set_next_msgid(&self, v: MsgId) {
+        bump_epoch();
         self.next_msgid.set(v)
     }
     pub fn match_msgid(&self) -> MsgId {
@@ -109,6 +136,7 @@ impl Node {
         self.voting.get() && self.active.get()
     }
     pub fn set_voting(&self, v: bool) {
+        bump_epoch();
         self.voting.set(v)
     }
     pub fn has_sufficient_logs(&self) -> bool {
@@ -121,6 +149,7 @@ impl Node {
         self.active.get()
     }
     pub fn set_active(&self, v: bool) {
+        bump_epoch();
         self.active.set(v)
     }
     pub fn is_voting_committed(&self) -> bool {
@@ -138,6 +167,7 @@ impl Node {
     /// Reset every flag to "off" (non-voting, active, nothing committed), as
     /// upstream's `raft_node_clear_flags` does.
     pub fn clear_flags(&self) {
+        bump_epoch();
         self.voted_for_me.set(false);
         self.voting.set(false);
         self.has_sufficient_logs.set(false);

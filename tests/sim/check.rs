@@ -26,6 +26,9 @@ pub struct Shared {
     pub violations: RefCell<Vec<String>>,
     /// Every snapshot taken, by last index (to explain a corrupt transfer).
     pub snapshots: RefCell<BTreeMap<Index, Vec<u8>>>,
+    /// Linearizable reads allowed / refused by the servers.
+    pub reads_ok: Cell<u64>,
+    pub reads_failed: Cell<u64>,
     /// Snapshots received over the network and loaded.
     pub installs: Cell<u64>,
     /// Term → the one node that led it (election safety).
@@ -105,6 +108,16 @@ impl Shared {
                 c.insert(idx, (key, term));
             }
         }
+    }
+
+    /// Highest index known to be committed.
+    pub fn max_committed(&self) -> Index {
+        self.committed
+            .borrow()
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn committed_count(&self) -> usize {

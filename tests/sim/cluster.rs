@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use raft::core::{log_type, Entry, EntryResponse, Error, Index, LogStore, NodeId, Server};
+use raft::core::{
+    log_type, Entry, EntryResponse, Error, Index, LogStore, NodeId, Server, NODE_ID_NONE,
+};
 
 use super::check::{check_log_matching, Shared};
 use super::entry::{EntryKey, SimEntry};
@@ -59,6 +61,7 @@ pub struct Counts {
     pub removals: u64,
     pub partitions: u64,
     pub transfers: u64,
+    pub reads: u64,
 }
 
 impl Cluster {
@@ -387,6 +390,15 @@ impl Cluster {
             if s.is_leader() && shared.observe_leader(*id, s.current_term()) {
                 shared.check_leader_complete(*id, s.current_term(), &log);
             }
+            // Term and vote are durable before anyone can see them.
+            let (dt, dv) = (n.disk.term.get(), n.disk.vote.get());
+            if s.current_term() != dt || (s.voted_for() != dv && s.voted_for() != NODE_ID_NONE) {
+                shared.violation(format!(
+                    "node {id}: term/vote {}/{} in memory but {dt}/{dv} on disk",
+                    s.current_term(),
+                    s.voted_for()
+                ));
+            }
             let commit = s.commit_idx();
             if commit > s.current_idx() {
                 shared.violation(format!(
@@ -446,6 +458,34 @@ impl Cluster {
         };
         self.after_call(id, r.map(|_| ()));
         out
+    }
+
+    /// A linearizable read on node `id`: when the server lets it proceed, the
+    /// node's state machine must already reflect every entry that was known
+    /// committed when the read was issued.
+    pub fn read(&mut self, id: NodeId) {
+        let Some(s) = self.server(id) else { return };
+        let must_see = self.shared.max_committed();
+        let weak = Rc::downgrade(&s);
+        let shared = self.shared.clone();
+        let issued = self.now();
+        self.counts.reads += 1;
+        let r = s.recv_read_request(Box::new(move |can_read| {
+            if !can_read {
+                shared.reads_failed.set(shared.reads_failed.get() + 1);
+                return;
+            }
+            shared.reads_ok.set(shared.reads_ok.get() + 1);
+            let Some(s) = weak.upgrade() else { return };
+            let seen = s.host().fsm.borrow().last_idx;
+            if seen < must_see {
+                shared.violation(format!(
+                    "linearizability: read issued on node {id} at {issued}ms saw state at idx {seen}, \
+                     but idx {must_see} was already committed"
+                ));
+            }
+        }));
+        self.after_call(id, r);
     }
 
     /// Take a snapshot on node `id`: begin it, capture the state machine, and

@@ -319,6 +319,12 @@ impl Host<SimEntry> for SimHost {
                 self.id
             ));
         }
+        // Under chaos the disk sometimes fails: the server must then not act
+        // on the new term or vote (checked after every step).
+        if self.chance(100) {
+            self.trace(format_args!("persist_metadata({term}, {vote}) fails"));
+            return Err(Error::Callback(-1));
+        }
         self.disk.term.set(term);
         self.disk.vote.set(vote);
         Ok(())

@@ -143,6 +143,19 @@ fn chaos_actions(c: &mut Cluster, p: &Profile) {
             c.submit(t);
         }
     }
+    if per_ms(&mut c.rng, p.client_rate / 2) {
+        // Any node that believes it leads, stale ones included.
+        let leaders: Vec<NodeId> = c.leaders().into_iter().map(|(id, _)| id).collect();
+        let target = if c.rng.chance(800) {
+            c.rng.pick(&leaders)
+        } else {
+            c.rng.pick(&up)
+        }
+        .copied();
+        if let Some(t) = target {
+            c.read(t);
+        }
+    }
     if per_ms(&mut c.rng, p.partition_rate) {
         c.counts.partitions += 1;
         match c.rng.below(3) {
@@ -311,12 +324,14 @@ pub fn run_seed(seed: u64, trace: bool) -> Result<String, String> {
     c.check_logs();
     check(&c, seed)?;
     Ok(format!(
-        "seed {seed} ok: {} nodes, {}ms, {} leaders, {} committed, {} snapshot installs, net {}/{} delivered {:?}, {:?}",
+        "seed {seed} ok: {} nodes, {}ms, {} leaders, {} committed, {} snapshot installs, reads {} ok {} refused, net {}/{} delivered {:?}, {:?}",
         p.nodes,
         c.now(),
         c.shared.leaders_elected(),
         c.shared.committed_count(),
         c.shared.installs.get(),
+        c.shared.reads_ok.get(),
+        c.shared.reads_failed.get(),
         c.net.stats.delivered,
         c.net.stats.sent,
         c.net.stats.by_kind,

@@ -205,6 +205,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         self.last_applied_term.set(0);
         let old = std::mem::take(&mut *self.nodes.borrow_mut());
         *self.my_node.borrow_mut() = None;
+        self.flush_memo.set(None);
+        self.commit_tally.set(None);
         drop(old);
         self.log.reset(1, 1);
         self.fail_reads();

@@ -32,7 +32,7 @@ use std::rc::Rc;
 use super::entry::Entry;
 use super::host::Host;
 use super::log::LogStore;
-use super::node::Node;
+use super::node::{bump_epoch, Node};
 use super::types::{Index, MsgId, NodeId, State, Term, Time, NODE_ID_NONE};
 
 mod apply;
@@ -108,6 +108,7 @@ pub(crate) struct Nodes {
 
 impl Nodes {
     pub(crate) fn push(&mut self, node: Rc<Node>) {
+        bump_epoch();
         self.by_id.insert(node.id(), node.clone());
         self.by_addr
             .insert(Rc::as_ptr(&node) as usize, node.clone());
@@ -121,6 +122,7 @@ impl Nodes {
     }
     /// Keep only the nodes for which `keep` holds.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Rc<Node>) -> bool) {
+        bump_epoch();
         self.list.retain(|n| keep(n));
         let list = &self.list;
         let kept = |n: &Rc<Node>| list.iter().any(|m| Rc::ptr_eq(m, n));
@@ -128,6 +130,7 @@ impl Nodes {
         self.by_addr.retain(|_, n| kept(n));
     }
     pub(crate) fn remove(&mut self, node: &Rc<Node>) {
+        bump_epoch();
         self.list.retain(|n| !Rc::ptr_eq(n, node));
         self.by_id.remove(&node.id());
         self.by_addr.remove(&(Rc::as_ptr(node) as usize));
@@ -157,6 +160,17 @@ impl Hasher for IdHasher {
     fn write_usize(&mut self, v: usize) {
         self.write_u64(v as u64)
     }
+}
+
+/// Per configuration view (see `QUORUM_VIEWS`), the voters and how many of
+/// them hold more than `commit` (see `update_commit_idx`), valid while the
+/// node epoch is still `epoch`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CommitTally {
+    pub(crate) epoch: u64,
+    pub(crate) commit: Index,
+    pub(crate) voters: [usize; 2],
+    pub(crate) above: [usize; 2],
 }
 
 /// One Raft server.
@@ -211,6 +225,12 @@ pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
     pub(crate) config: Cell<Config>,
     pub(crate) snapshot: SnapshotState,
 
+    /// (node epoch, last index, last read msg id) at which `flush` last found
+    /// no node to send to: until one of them changes a scan finds none either.
+    pub(crate) flush_memo: Cell<Option<(u64, Index, MsgId)>>,
+    /// Cached count for the commit check, so responses cost O(1).
+    pub(crate) commit_tally: Cell<Option<CommitTally>>,
+
     _entry: std::marker::PhantomData<E>,
 }
 
@@ -250,6 +270,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             next_sync_index: Cell::new(1),
             config: Cell::new(config),
             snapshot: SnapshotState::default(),
+            flush_memo: Cell::new(None),
+            commit_tally: Cell::new(None),
             _entry: std::marker::PhantomData,
         }
     }

@@ -107,7 +107,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
     /// The local node is the only voter: it may lead without asking anyone.
     pub fn is_single_node_voting_cluster(&self) -> bool {
-        self.num_voting_nodes() == 1 && self.my_node_is_voting()
+        // Stop at the second voter: this runs on every periodic tick.
+        self.my_node_is_voting()
+            && self.with_nodes(|l| l.iter().filter(|n| n.is_voting()).take(2).count()) == 1
     }
     /// Whether the votes received make a majority of the voters, counted in
     /// either configuration while a removal is pending (see [`QUORUM_VIEWS`]).

@@ -1,7 +1,8 @@
 //! Log replication: AppendEntries in both directions, client entries, commit.
 
 use super::props::{is_cfg_change, is_voting_cfg_change, majority_value, QUORUM_VIEWS};
-use super::Server;
+use super::{CommitTally, Server};
+use crate::core::node::epoch as node_epoch;
 use crate::core::{
     AppendEntriesRequest, AppendEntriesResponse, Entry, EntryResponse, Error, Host, Index,
     LogStore, Node, Result, NODE_ID_NONE,
@@ -421,9 +422,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             node.set_has_sufficient_logs(true);
         }
 
-        if resp_idx > node.match_idx() {
-            node.set_match_idx(resp_idx);
-        }
+        self.raise_match_idx(node, resp_idx);
         if resp.msg_id > node.match_msgid() {
             node.set_match_msgid(resp.msg_id.min(self.msg_id()));
         }
@@ -433,10 +432,61 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         Ok(())
     }
 
+    /// Raise `node`'s match index to `idx` (never lowers it), keeping the
+    /// commit tally current instead of invalidating it.
+    fn raise_match_idx(&self, node: &Node, idx: Index) {
+        let old = node.match_idx();
+        if idx <= old {
+            return;
+        }
+        node.advance_match_idx(idx);
+        if let Some(mut t) = self.commit_tally.get() {
+            if t.epoch == node_epoch() && old <= t.commit && t.commit < idx {
+                for (k, counts) in QUORUM_VIEWS.iter().enumerate() {
+                    t.above[k] += usize::from(counts(node));
+                }
+                self.commit_tally.set(Some(t));
+            }
+        }
+    }
+
     /// Commit the highest index a majority of voters hold (in either
     /// configuration, see `QUORUM_VIEWS`), if it is of our term.
+    ///
+    /// Runs on every response, so it first consults a tally of the voters
+    /// above the commit index (kept by `raise_match_idx`, recounted only
+    /// after the commit index or the node epoch moved): the median can only
+    /// pass the commit index once a majority has.
     fn update_commit_idx(&self) {
-        for counts in QUORUM_VIEWS {
+        let ci = self.commit_idx();
+        let epoch = node_epoch();
+        let tally = match self.commit_tally.get() {
+            Some(t) if t.epoch == epoch && t.commit == ci => t,
+            _ => {
+                let mut t = CommitTally {
+                    epoch,
+                    commit: ci,
+                    voters: [0; 2],
+                    above: [0; 2],
+                };
+                self.with_nodes(|l| {
+                    for n in l {
+                        for (k, counts) in QUORUM_VIEWS.iter().enumerate() {
+                            if counts(n) {
+                                t.voters[k] += 1;
+                                t.above[k] += usize::from(n.match_idx() > ci);
+                            }
+                        }
+                    }
+                });
+                self.commit_tally.set(Some(t));
+                t
+            }
+        };
+        for (k, counts) in QUORUM_VIEWS.iter().enumerate() {
+            if tally.above[k] <= tally.voters[k] / 2 {
+                continue;
+            }
             let indexes = self.with_nodes(|l| {
                 l.iter()
                     .filter(|n| counts(n))
@@ -471,19 +521,31 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// commit, send what is pending, then apply and answer reads.
     pub fn flush(&self, sync_index: Index) -> Result<()> {
         if self.is_leader() {
-            if let Some(me) = self.my_node() {
-                if sync_index > me.match_idx() {
-                    me.set_match_idx(sync_index.min(self.current_idx()));
+            if let Some(me) = self.my_node().filter(|m| sync_index > m.match_idx()) {
+                let idx = sync_index.min(self.current_idx());
+                if idx > me.match_idx() {
+                    self.raise_match_idx(&me, idx);
+                } else {
+                    me.set_match_idx(idx);
                 }
             }
             self.update_commit_idx();
             let last_read = self.read_queue.borrow().back().map_or(0, |r| r.msg_id);
-            self.for_each_node(|n| {
-                let idle = n.next_msgid() > last_read && n.next_idx() > self.current_idx();
-                if !self.is_me(&n) && !idle {
-                    let _ = self.send_appendentries(&n);
-                }
-            });
+            let current = self.current_idx();
+            let key = (node_epoch(), current, last_read);
+            if self.flush_memo.get() != Some(key) {
+                let mut sent = false;
+                self.for_each_node(|n| {
+                    let idle = n.next_msgid() > last_read && n.next_idx() > self.current_idx();
+                    if !self.is_me(&n) && !idle {
+                        sent = true;
+                        let _ = self.send_appendentries(&n);
+                    }
+                });
+                // Nobody was behind: until a node's next index or msg id, the
+                // log's end or the read queue moves, a rescan finds nobody.
+                self.flush_memo.set(if sent { None } else { Some(key) });
+            }
         }
         self.exec_operations()
     }
