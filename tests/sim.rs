@@ -27,6 +27,8 @@ mod host;
 mod log;
 #[path = "sim/net.rs"]
 mod net;
+#[path = "sim/ops.rs"]
+mod ops;
 #[path = "sim/rng.rs"]
 mod rng;
 #[path = "sim/schedule.rs"]
