@@ -5,10 +5,13 @@
 #include <unistd.h>
 
 #include "cluster.h"
+#include "cluster_internal.h"
 
 static cl_node_t *self_of(void *udata) { return (cl_node_t *)udata; }
 
-static void enqueue(cluster_t *cl, cl_msg_t *m)
+/* Shared with cluster_snapshot.c through cluster_internal.h. */
+
+void cl_enqueue(cluster_t *cl, cl_msg_t *m)
 {
     if (cl->hooks.on_message)
         cl->hooks.on_message(cl, m);
@@ -21,7 +24,7 @@ static void enqueue(cluster_t *cl, cl_msg_t *m)
     cl->queued++;
 }
 
-static cl_msg_t *new_msg(cl_node_t *from, raft_node_id_t to, cl_msg_type_e type)
+cl_msg_t *cl_new_msg(cl_node_t *from, raft_node_id_t to, cl_msg_type_e type)
 {
     cl_msg_t *m = calloc(1, sizeof(*m));
     m->type = type;
@@ -54,9 +57,9 @@ static int cb_send_requestvote(raft_server_t *r, void *udata, raft_node_t *node,
         if (e != 0)
             return e;
     }
-    cl_msg_t *m = new_msg(n, raft_node_get_id(node), CL_MSG_REQUESTVOTE);
+    cl_msg_t *m = cl_new_msg(n, raft_node_get_id(node), CL_MSG_REQUESTVOTE);
     m->u.rv = *msg;
-    enqueue(n->cl, m);
+    cl_enqueue(n->cl, m);
     return 0;
 }
 
@@ -71,7 +74,7 @@ static int cb_send_appendentries(raft_server_t *r, void *udata, raft_node_t *nod
         if (e != 0)
             return e;
     }
-    cl_msg_t *m = new_msg(n, raft_node_get_id(node), CL_MSG_APPENDENTRIES);
+    cl_msg_t *m = cl_new_msg(n, raft_node_get_id(node), CL_MSG_APPENDENTRIES);
     m->u.ae = *msg;
     m->u.ae.entries = NULL;
     if (msg->n_entries > 0) {
@@ -87,7 +90,7 @@ static int cb_send_appendentries(raft_server_t *r, void *udata, raft_node_t *nod
             memcpy(w->data, e->data, e->data_len);
         }
     }
-    enqueue(n->cl, m);
+    cl_enqueue(n->cl, m);
     return 0;
 }
 
@@ -196,7 +199,7 @@ static int cb_send_timeoutnow(raft_server_t *r, void *udata, raft_node_t *node)
     cl_node_t *n = self_of(udata);
     (void)r;
     n->n.send_timeoutnow++;
-    enqueue(n->cl, new_msg(n, raft_node_get_id(node), CL_MSG_TIMEOUTNOW));
+    cl_enqueue(n->cl, cl_new_msg(n, raft_node_get_id(node), CL_MSG_TIMEOUTNOW));
     return 0;
 }
 
@@ -238,149 +241,6 @@ static raft_time_t cb_timestamp(raft_server_t *r, void *udata)
     return n->cl->now_us;
 }
 
-/* ---- snapshots ----------------------------------------------------------- */
-
-/* Image layout: int n_nodes, int n_applied, then n_nodes (id, voting) int
- * pairs, then n_applied cl_applied_t records. */
-static void take_image(cl_node_t *n)
-{
-    raft_server_t *r = n->raft;
-    int n_nodes = raft_get_num_nodes(r);
-    int n_applied = n->n_applied;
-    size_t len = 2 * sizeof(int) + (size_t)n_nodes * 2 * sizeof(int) +
-                 (size_t)n_applied * sizeof(cl_applied_t);
-    char *buf = malloc(len), *p = buf;
-    memcpy(p, &n_nodes, sizeof(int));
-    p += sizeof(int);
-    memcpy(p, &n_applied, sizeof(int));
-    p += sizeof(int);
-    for (int i = 0; i < n_nodes; i++) {
-        raft_node_t *node = raft_get_node_from_idx(r, i);
-        int pair[2] = { raft_node_get_id(node), raft_node_is_voting(node) };
-        memcpy(p, pair, sizeof(pair));
-        p += sizeof(pair);
-    }
-    memcpy(p, n->applied, (size_t)n_applied * sizeof(cl_applied_t));
-    free(n->snap);
-    n->snap = buf;
-    n->snap_len = len;
-}
-
-int cluster_snapshot(cluster_t *cl, raft_node_id_t id)
-{
-    cl_node_t *n = cl_node(cl, id);
-    if (!n || !n->raft)
-        return RAFT_ERR_INVALID_NODEID;
-    int e = raft_begin_snapshot(n->raft);
-    if (e != 0)
-        return e;
-    /* begin applied everything committed: the image is the state machine. */
-    take_image(n);
-    e = raft_end_snapshot(n->raft);
-    if (e == 0)
-        n->snapshots_taken++;
-    return e;
-}
-
-static int cb_send_snapshot(raft_server_t *r, void *udata, raft_node_t *node, raft_snapshot_req_t *msg)
-{
-    cl_node_t *n = self_of(udata);
-    (void)r;
-    cl_msg_t *m = new_msg(n, raft_node_get_id(node), CL_MSG_SNAPSHOT);
-    m->u.snap = *msg;
-    size_t len = (size_t)msg->chunk.len;
-    m->chunk = malloc(len ? len : 1);
-    memcpy(m->chunk, msg->chunk.data, len);
-    m->u.snap.chunk.data = m->chunk;
-    enqueue(n->cl, m);
-    return 0;
-}
-
-static int cb_get_snapshot_chunk(raft_server_t *r, void *udata, raft_node_t *node,
-                                 raft_size_t offset, raft_snapshot_chunk_t *chunk)
-{
-    cl_node_t *n = self_of(udata);
-    (void)r;
-    (void)node;
-    if (!n->snap || offset > n->snap_len)
-        return -1;
-    size_t left = n->snap_len - (size_t)offset;
-    chunk->data = n->snap + offset;
-    chunk->len = left < CL_SNAPSHOT_CHUNK ? left : CL_SNAPSHOT_CHUNK;
-    chunk->last_chunk = offset + chunk->len >= n->snap_len;
-    return 0;
-}
-
-static int cb_store_snapshot_chunk(raft_server_t *r, void *udata, raft_index_t snapshot_index,
-                                   raft_size_t offset, raft_snapshot_chunk_t *chunk)
-{
-    cl_node_t *n = self_of(udata);
-    (void)r;
-    (void)snapshot_index;
-    size_t end = (size_t)(offset + chunk->len);
-    if (end > n->incoming_len) {
-        char *p = realloc(n->incoming, end ? end : 1);
-        if (!p)
-            return -1;
-        n->incoming = p;
-        n->incoming_len = end;
-    }
-    memcpy(n->incoming + offset, chunk->data, (size_t)chunk->len);
-    return 0;
-}
-
-static int cb_clear_snapshot(raft_server_t *r, void *udata)
-{
-    cl_node_t *n = self_of(udata);
-    (void)r;
-    free(n->incoming);
-    n->incoming = NULL;
-    n->incoming_len = 0;
-    return 0;
-}
-
-static int cb_load_snapshot(raft_server_t *r, void *udata, raft_term_t term, raft_index_t idx)
-{
-    cl_node_t *n = self_of(udata);
-    int n_nodes, n_applied;
-    if (!n->incoming || n->incoming_len < 2 * sizeof(int))
-        return -1;
-    memcpy(&n_nodes, n->incoming, sizeof(int));
-    memcpy(&n_applied, n->incoming + sizeof(int), sizeof(int));
-    size_t need = 2 * sizeof(int) + (size_t)n_nodes * 2 * sizeof(int) +
-                  (size_t)n_applied * sizeof(cl_applied_t);
-    if (n_nodes < 0 || n_applied < 0 || n_applied > CL_MAX_APPLIED || need > n->incoming_len)
-        return -1;
-    int e = raft_begin_load_snapshot(r, term, idx);
-    if (e != 0)
-        return e;
-    const char *p = n->incoming + 2 * sizeof(int);
-    for (int i = 0; i < n_nodes; i++) {
-        int pair[2];
-        memcpy(pair, p, sizeof(pair));
-        p += sizeof(pair);
-        if (pair[0] == n->id) {
-            raft_node_set_voting(raft_get_my_node(r), pair[1]);
-            continue;
-        }
-        if (pair[1])
-            raft_add_node(r, NULL, pair[0], 0);
-        else
-            raft_add_non_voting_node(r, NULL, pair[0], 0);
-    }
-    raft_end_load_snapshot(r);
-    /* The state machine becomes the snapshot's. */
-    memcpy(n->applied, p, (size_t)n_applied * sizeof(cl_applied_t));
-    n->n_applied = n_applied;
-    free(n->snap);
-    n->snap = n->incoming;
-    n->snap_len = n->incoming_len;
-    n->incoming = NULL;
-    n->incoming_len = 0;
-    n->snapshots_loaded++;
-    return 0;
-}
-
 /* ---- construction ------------------------------------------------------- */
 
 static void init_server(cluster_t *cl, cl_node_t *n, raft_node_id_t id, int flags)
@@ -399,11 +259,7 @@ static void init_server(cluster_t *cl, cl_node_t *n, raft_node_id_t id, int flag
     cbs.log = cb_log;
     cbs.send_timeoutnow = cb_send_timeoutnow;
     cbs.timestamp = cb_timestamp;
-    cbs.send_snapshot = cb_send_snapshot;
-    cbs.get_snapshot_chunk = cb_get_snapshot_chunk;
-    cbs.store_snapshot_chunk = cb_store_snapshot_chunk;
-    cbs.load_snapshot = cb_load_snapshot;
-    cbs.clear_snapshot = cb_clear_snapshot;
+    cl_snapshot_callbacks(&cbs);
     if (flags & CL_BACKPRESSURE)
         cbs.backpressure = cb_backpressure;
     if (flags & CL_GET_ENTRIES)
@@ -512,9 +368,9 @@ static void dispatch(cluster_t *cl, cl_msg_t *m)
 
     switch (m->type) {
     case CL_MSG_REQUESTVOTE: {
-        cl_msg_t *resp = new_msg(to, m->from, CL_MSG_REQUESTVOTE_RESP);
+        cl_msg_t *resp = cl_new_msg(to, m->from, CL_MSG_REQUESTVOTE_RESP);
         note(to, raft_recv_requestvote(r, from, &m->u.rv, &resp->u.rvr));
-        enqueue(cl, resp);
+        cl_enqueue(cl, resp);
         break;
     }
     case CL_MSG_REQUESTVOTE_RESP:
@@ -536,12 +392,12 @@ static void dispatch(cluster_t *cl, cl_msg_t *m)
             }
         }
         ae.entries = etys;
-        cl_msg_t *resp = new_msg(to, m->from, CL_MSG_APPENDENTRIES_RESP);
+        cl_msg_t *resp = cl_new_msg(to, m->from, CL_MSG_APPENDENTRIES_RESP);
         note(to, raft_recv_appendentries(r, from, &ae, &resp->u.aer));
         for (raft_index_t i = 0; i < ae.n_entries; i++)
             raft_entry_release(etys[i]);
         free(etys);
-        enqueue(cl, resp);
+        cl_enqueue(cl, resp);
         break;
     }
     case CL_MSG_APPENDENTRIES_RESP:
@@ -551,9 +407,9 @@ static void dispatch(cluster_t *cl, cl_msg_t *m)
         note(to, raft_timeout_now(r));
         break;
     case CL_MSG_SNAPSHOT: {
-        cl_msg_t *resp = new_msg(to, m->from, CL_MSG_SNAPSHOT_RESP);
+        cl_msg_t *resp = cl_new_msg(to, m->from, CL_MSG_SNAPSHOT_RESP);
         note(to, raft_recv_snapshot(r, from, &m->u.snap, &resp->u.snapr));
-        enqueue(cl, resp);
+        cl_enqueue(cl, resp);
         break;
     }
     case CL_MSG_SNAPSHOT_RESP:
@@ -637,7 +493,7 @@ int cluster_deliver(cluster_t *cl, int max)
             continue;
         }
         if (cl->dup_pct && cluster_rand(cl, 100) < cl->dup_pct)
-            enqueue(cl, copy_msg(m));
+            cl_enqueue(cl, copy_msg(m));
         if (deliverable(cl, m)) {
             dispatch(cl, m);
             cl->delivered++;
@@ -750,78 +606,3 @@ int cluster_submit_cfg(cluster_t *cl, raft_node_id_t id, int type, raft_node_id_
     return submit(cl, id, type, about, NULL);
 }
 
-/* ---- network faults ----------------------------------------------------- */
-
-void cluster_block(cluster_t *cl, raft_node_id_t from, raft_node_id_t to)
-{
-    if (from >= 1 && from <= CL_MAX_NODES && to >= 1 && to <= CL_MAX_NODES)
-        cl->blocked[from][to] = 1;
-}
-
-void cluster_isolate(cluster_t *cl, raft_node_id_t id)
-{
-    for (raft_node_id_t j = 1; j <= CL_MAX_NODES; j++) {
-        if (j == id)
-            continue;
-        cluster_block(cl, id, j);
-        cluster_block(cl, j, id);
-    }
-}
-
-void cluster_heal(cluster_t *cl)
-{
-    memset(cl->blocked, 0, sizeof(cl->blocked));
-}
-
-void cluster_crash(cluster_t *cl, raft_node_id_t id)
-{
-    cl_node_t *n = cl_node(cl, id);
-    if (n)
-        n->down = 1;
-}
-
-/* ---- checks ------------------------------------------------------------- */
-
-int cluster_consistent(cluster_t *cl)
-{
-    for (int i = 0; i < cl->n; i++) {
-        cl_node_t *a = &cl->nodes[i];
-        for (int k = 1; k < a->n_applied; k++)
-            if (a->applied[k].idx != a->applied[k - 1].idx + 1)
-                return 0;
-        for (int j = i + 1; j < cl->n; j++) {
-            cl_node_t *b = &cl->nodes[j];
-            for (int k = 0; k < a->n_applied; k++) {
-                for (int l = 0; l < b->n_applied; l++) {
-                    if (a->applied[k].idx != b->applied[l].idx)
-                        continue;
-                    if (a->applied[k].term != b->applied[l].term ||
-                        a->applied[k].id != b->applied[l].id ||
-                        a->applied[k].value != b->applied[l].value)
-                        return 0;
-                }
-            }
-        }
-    }
-    return 1;
-}
-
-int cluster_all_applied(cluster_t *cl, raft_index_t idx)
-{
-    for (int i = 0; i < cl->n; i++) {
-        cl_node_t *n = &cl->nodes[i];
-        if (n->down || !n->raft)
-            continue;
-        if (raft_get_last_applied_idx(n->raft) < idx)
-            return 0;
-    }
-    return 1;
-}
-
-int cluster_shutdowns(cluster_t *cl)
-{
-    int sum = 0;
-    for (int i = 0; i < cl->n; i++)
-        sum += cl->nodes[i].shutdowns;
-    return sum;
-}

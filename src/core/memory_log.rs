@@ -102,6 +102,8 @@ impl<E: Entry> MemoryLog<E> {
         let run = self.ring_run(pos);
         let entries = self.entries.borrow();
         let n = (entries.len() - pos).min(max.max(0) as usize).min(run);
+        // A deque range is not exact-size to `extend`: reserve once up front.
+        out.reserve(n);
         out.extend(entries.range(pos..pos + n).cloned());
         n as Index
     }

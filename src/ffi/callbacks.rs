@@ -26,6 +26,9 @@ pub struct CHost {
     /// returned, as (offset, len, data): `send_snapshot` passes that pointer on
     /// unchanged, since a receiver may keep it beyond the call, as with upstream.
     chunk_data: Cell<Option<(core::Size, core::Size, *mut c_void)>>,
+    /// Entry pointer array reused by `send_appendentries` (taken while in
+    /// use, so a nested send from a callback just allocates its own).
+    ptr_buf: Cell<Vec<*mut raft_entry_t>>,
 }
 
 fn node_ptr(n: &Node) -> *mut raft_node_t {
@@ -38,6 +41,7 @@ impl CHost {
             cbs: Cell::new(raft_cbs_t::default()),
             me,
             chunk_data: Cell::new(None),
+            ptr_buf: Cell::new(Vec::new()),
         }
     }
     pub(crate) fn set_callbacks(&self, cbs: raft_cbs_t) {
@@ -65,9 +69,19 @@ impl Host<CEntry> for CHost {
         let Some(f) = self.cb().send_appendentries else {
             return Err(Error::Callback(-1));
         };
-        let mut ptrs = Vec::new();
+        if msg.entries.is_empty() {
+            let mut m = raft_appendentries_req_t::borrow_core(msg, &mut Vec::new());
+            return Error::check(unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) });
+        }
+        let mut ptrs = self.ptr_buf.take();
         let mut m = raft_appendentries_req_t::borrow_core(msg, &mut ptrs);
-        Error::check(unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) })
+        let r = unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) };
+        // Keep small buffers only: one huge batch should not pin its memory.
+        if ptrs.capacity() <= 1024 {
+            ptrs.clear();
+            self.ptr_buf.set(ptrs);
+        }
+        Error::check(r)
     }
 
     fn has_send_appendentries(&self) -> bool {

@@ -574,6 +574,7 @@ impl raft_appendentries_req_t {
     pub unsafe fn to_core(&self) -> core::AppendEntriesRequest<super::entry::CEntry> {
         let mut entries = Vec::new();
         if !self.entries.is_null() && self.n_entries > 0 {
+            entries.reserve_exact(self.n_entries as usize);
             for &p in std::slice::from_raw_parts(self.entries, self.n_entries as usize) {
                 if let Some(e) = super::entry::CEntry::from_borrowed(p) {
                     entries.push(e);

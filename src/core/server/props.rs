@@ -76,10 +76,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             .filter(|n| n.is_voting())
             .count()
     }
-    /// The voters that make up majorities: voting nodes whose removal is not
-    /// pending. A configuration change takes effect when appended (Raft's
-    /// single-server changes), so a node marked inactive by an appended
-    /// REMOVE_NODE no longer counts; popping the entry re-activates it.
+    /// The voters of the new configuration while a removal is pending:
+    /// voting nodes that are still active (an appended REMOVE_NODE marks its
+    /// node inactive; popping it re-activates the node).
     #[cfg(test)]
     pub(crate) fn quorum_voters(&self) -> Vec<Rc<Node>> {
         self.with_nodes(|l| l.iter().filter(|n| in_quorum(n)).cloned().collect())
@@ -108,20 +107,23 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
     /// The local node is the only voter: it may lead without asking anyone.
     pub fn is_single_node_voting_cluster(&self) -> bool {
-        self.my_node().is_some_and(|n| in_quorum(&n))
-            // Stop at the second voter: this runs on every periodic tick.
-            && self.with_nodes(|l| l.iter().filter(|n| in_quorum(n)).take(2).count()) == 1
+        // Stop at the second voter: this runs on every periodic tick.
+        self.my_node_is_voting()
+            && self.with_nodes(|l| l.iter().filter(|n| n.is_voting()).take(2).count()) == 1
     }
-    /// Whether the votes received make a majority of the quorum voters.
+    /// Whether the votes received make a majority of the voters, counted in
+    /// either configuration while a removal is pending (see [`QUORUM_VIEWS`]).
     pub(crate) fn has_majority_of_votes(&self) -> bool {
-        let (voters, votes) = self.with_nodes(|l| {
-            let voters = l.iter().filter(|n| in_quorum(n));
-            let votes = voters
-                .clone()
-                .filter(|n| self.is_me(n) || n.has_vote_for_me());
-            (voters.count(), votes.count())
-        });
-        votes_is_majority(voters, votes)
+        QUORUM_VIEWS.iter().any(|counts| {
+            let (voters, votes) = self.with_nodes(|l| {
+                let voters = l.iter().filter(|n| counts(n));
+                let votes = voters
+                    .clone()
+                    .filter(|n| self.is_me(n) || n.has_vote_for_me());
+                (voters.count(), votes.count())
+            });
+            votes_is_majority(voters, votes)
+        })
     }
     /// Votes received in the current election, counting our own if we vote.
     pub fn nvotes_for_me(&self) -> usize {
@@ -203,10 +205,19 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
 }
 
-/// Whether `n` counts toward majorities (see `quorum_voters`).
+/// Whether `n` votes in the configuration a pending removal leads to.
 pub(crate) fn in_quorum(n: &Node) -> bool {
     n.is_voting() && n.is_active()
 }
+
+/// The two configurations majorities may be counted in while a REMOVE_NODE
+/// is pending: all voters (the old configuration, what upstream counts) and
+/// the active voters (the new one). Only one voting change is in flight at a
+/// time, so the two differ by one server and any majority of one intersects
+/// any majority of the other: deciding with either keeps Raft safe, and the
+/// new configuration lets a removal commit when the removed node is gone
+/// (upstream stalls, e.g. removing a voter from a two-voter cluster).
+pub(crate) const QUORUM_VIEWS: [fn(&Node) -> bool; 2] = [Node::is_voting, in_quorum];
 
 /// True when `nvotes` is a strict majority of `num_nodes`.
 pub fn votes_is_majority(num_nodes: usize, nvotes: usize) -> bool {
