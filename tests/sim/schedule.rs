@@ -35,8 +35,7 @@ impl Profile {
     fn from_seed(seed: u64) -> Profile {
         let mut r = Rng::new(seed.wrapping_mul(31).wrapping_add(7));
         let nodes = *r.pick(&[1, 2, 3, 3, 3, 4, 5, 5]).unwrap();
-        let crash_rate = r.range(0, 2);
-        Profile {
+        let mut p = Profile {
             nodes,
             faults: Faults {
                 drop: r.range(0, 150) as u32,
@@ -46,7 +45,7 @@ impl Profile {
             },
             client_rate: r.range(5, 60),
             partition_rate: r.range(0, 3),
-            crash_rate,
+            crash_rate: r.range(0, 2),
             compact_rate: r.range(0, 5),
             member_rate: r.range(0, 2),
             transfer_rate: r.range(0, 1),
@@ -54,7 +53,16 @@ impl Profile {
             chaos_ms: r.range(1000, 3000),
             nonblocking_apply: r.chance(300),
             auto_flush: r.chance(700),
+        };
+        // One seed in five is a storm: five nodes, frequent crashes and
+        // partitions, so leadership changes often (where subtle bugs live).
+        if r.chance(200) {
+            p.nodes = 5;
+            p.crash_rate = r.range(3, 8);
+            p.partition_rate = r.range(3, 10);
+            p.client_rate = r.range(30, 100);
         }
+        p
     }
 }
 

@@ -76,10 +76,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             .filter(|n| n.is_voting())
             .count()
     }
-    /// The voters that make up majorities: voting nodes whose removal is not
-    /// pending. A configuration change takes effect when appended (Raft's
-    /// single-server changes), so a node marked inactive by an appended
-    /// REMOVE_NODE no longer counts; popping the entry re-activates it.
+    /// The voters of the new configuration while a removal is pending:
+    /// voting nodes that are still active (an appended REMOVE_NODE marks its
+    /// node inactive; popping it re-activates the node).
     #[cfg(test)]
     pub(crate) fn quorum_voters(&self) -> Vec<Rc<Node>> {
         self.with_nodes(|l| l.iter().filter(|n| in_quorum(n)).cloned().collect())
@@ -108,13 +107,14 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
     /// The local node is the only voter: it may lead without asking anyone.
     pub fn is_single_node_voting_cluster(&self) -> bool {
-        self.my_node().is_some_and(|n| in_quorum(&n))
-            // Stop at the second voter: this runs on every periodic tick.
-            && self.with_nodes(|l| l.iter().filter(|n| in_quorum(n)).take(2).count()) == 1
+        // Stop at the second voter: this runs on every periodic tick.
+        self.my_node_is_voting()
+            && self.with_nodes(|l| l.iter().filter(|n| n.is_voting()).take(2).count()) == 1
     }
-    /// Whether the votes received make a majority of the quorum voters.
+    /// Whether the votes received make a majority of the voters, counted in
+    /// either configuration while a removal is pending (see [`QUORUM_VIEWS`]).
     ///
-    /// Runs on every vote response, so the count is cached (see
+    /// Runs on every vote response, so the counts are cached (see
     /// `record_vote`) and recounted only when the node epoch moved.
     pub(crate) fn has_majority_of_votes(&self) -> bool {
         let epoch = crate::core::node::epoch();
@@ -122,22 +122,27 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             Some(t) if t.epoch == epoch => t,
             _ => {
                 let me = self.my_node();
-                let (voters, votes) = self.with_nodes(|l| {
-                    l.iter().filter(|n| in_quorum(n)).fold((0, 0), |(v, g), n| {
-                        let mine = me.as_ref().is_some_and(|m| Rc::ptr_eq(m, n));
-                        (v + 1, g + usize::from(mine || n.has_vote_for_me()))
-                    })
-                });
-                let t = super::VoteTally {
+                let mut t = super::VoteTally {
                     epoch,
-                    voters,
-                    votes,
+                    voters: [0; 2],
+                    votes: [0; 2],
                 };
+                self.with_nodes(|l| {
+                    for n in l {
+                        let mine = me.as_ref().is_some_and(|m| Rc::ptr_eq(m, n));
+                        for (k, counts) in QUORUM_VIEWS.iter().enumerate() {
+                            if counts(n) {
+                                t.voters[k] += 1;
+                                t.votes[k] += usize::from(mine || n.has_vote_for_me());
+                            }
+                        }
+                    }
+                });
                 self.vote_tally.set(Some(t));
                 t
             }
         };
-        votes_is_majority(t.voters, t.votes)
+        (0..QUORUM_VIEWS.len()).any(|k| votes_is_majority(t.voters[k], t.votes[k]))
     }
     /// `n` granted us its vote: mark it and keep the vote tally current.
     pub(crate) fn record_vote(&self, n: &Node) {
@@ -146,8 +151,10 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         }
         n.grant_vote();
         if let Some(mut t) = self.vote_tally.get() {
-            if t.epoch == crate::core::node::epoch() && in_quorum(n) && !self.is_me(n) {
-                t.votes += 1;
+            if t.epoch == crate::core::node::epoch() && !self.is_me(n) {
+                for (k, counts) in QUORUM_VIEWS.iter().enumerate() {
+                    t.votes[k] += usize::from(counts(n));
+                }
                 self.vote_tally.set(Some(t));
             }
         }
@@ -232,10 +239,19 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
 }
 
-/// Whether `n` counts toward majorities (see `quorum_voters`).
+/// Whether `n` votes in the configuration a pending removal leads to.
 pub(crate) fn in_quorum(n: &Node) -> bool {
     n.is_voting() && n.is_active()
 }
+
+/// The two configurations majorities may be counted in while a REMOVE_NODE
+/// is pending: all voters (the old configuration, what upstream counts) and
+/// the active voters (the new one). Only one voting change is in flight at a
+/// time, so the two differ by one server and any majority of one intersects
+/// any majority of the other: deciding with either keeps Raft safe, and the
+/// new configuration lets a removal commit when the removed node is gone
+/// (upstream stalls, e.g. removing a voter from a two-voter cluster).
+pub(crate) const QUORUM_VIEWS: [fn(&Node) -> bool; 2] = [Node::is_voting, in_quorum];
 
 /// True when `nvotes` is a strict majority of `num_nodes`.
 pub fn votes_is_majority(num_nodes: usize, nvotes: usize) -> bool {

@@ -1,7 +1,7 @@
 //! Linearizable reads: a read may proceed once a quorum acknowledged a
 //! heartbeat sent after it arrived and the state machine caught up with it.
 
-use super::props::{in_quorum, majority_value};
+use super::props::{majority_value, QUORUM_VIEWS};
 use super::{ReadCallback, ReadRequest, Server};
 use crate::core::{Entry, Error, Host, LogStore, MsgId, Node, Result};
 
@@ -25,19 +25,26 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         Ok(())
     }
 
-    /// The highest message id acknowledged by a majority of the quorum voters
-    /// (we acknowledge our own latest one).
+    /// The highest message id acknowledged by a majority of the voters in
+    /// either configuration (see `QUORUM_VIEWS`; we acknowledge our own
+    /// latest one). Check-quorum uses it.
     pub(crate) fn quorum_msg_id(&self) -> MsgId {
-        self.majority_msg_id(in_quorum)
+        QUORUM_VIEWS
+            .iter()
+            .map(|c| self.majority_msg_id(c))
+            .max()
+            .unwrap_or(0)
     }
 
-    /// The message id reads may trust: acknowledged both by a majority of the
-    /// quorum voters and by a majority of all voting nodes (including ones
-    /// whose removal is pending), so a read is safe under either view of the
-    /// configuration while a removal is in flight.
+    /// The message id reads may trust: acknowledged by a majority in both
+    /// configurations, so a read is confirmed under either view while a
+    /// removal is in flight (upstream's simulator checks the old one).
     pub(crate) fn read_msg_id(&self) -> MsgId {
-        self.quorum_msg_id()
-            .min(self.majority_msg_id(|n| n.is_voting()))
+        QUORUM_VIEWS
+            .iter()
+            .map(|c| self.majority_msg_id(c))
+            .min()
+            .unwrap_or(0)
     }
 
     fn majority_msg_id(&self, counts: impl Fn(&Node) -> bool) -> MsgId {
