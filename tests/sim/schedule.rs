@@ -35,8 +35,7 @@ impl Profile {
     fn from_seed(seed: u64) -> Profile {
         let mut r = Rng::new(seed.wrapping_mul(31).wrapping_add(7));
         let nodes = *r.pick(&[1, 2, 3, 3, 3, 4, 5, 5]).unwrap();
-        let crash_rate = r.range(0, 2);
-        Profile {
+        let mut p = Profile {
             nodes,
             faults: Faults {
                 drop: r.range(0, 150) as u32,
@@ -46,7 +45,7 @@ impl Profile {
             },
             client_rate: r.range(5, 60),
             partition_rate: r.range(0, 3),
-            crash_rate,
+            crash_rate: r.range(0, 2),
             compact_rate: r.range(0, 5),
             member_rate: r.range(0, 2),
             transfer_rate: r.range(0, 1),
@@ -54,7 +53,16 @@ impl Profile {
             chaos_ms: r.range(1000, 3000),
             nonblocking_apply: r.chance(300),
             auto_flush: r.chance(700),
+        };
+        // One seed in five is a storm: five nodes, frequent crashes and
+        // partitions, so leadership changes often (where subtle bugs live).
+        if r.chance(200) {
+            p.nodes = 5;
+            p.crash_rate = r.range(3, 8);
+            p.partition_rate = r.range(3, 10);
+            p.client_rate = r.range(30, 100);
         }
+        p
     }
 }
 
@@ -132,7 +140,7 @@ fn per_ms(rng: &mut Rng, per_second: u64) -> bool {
 
 /// One random operation (or none) for this millisecond.
 fn chaos_actions(c: &mut Cluster, p: &Profile) {
-    let up = c.up_ids();
+    let up = c.running_ids();
     if per_ms(&mut c.rng, p.client_rate) {
         // Mostly to a leader; sometimes to anyone (which must refuse unless leading).
         let target = match c.leader() {
@@ -170,6 +178,12 @@ fn chaos_actions(c: &mut Cluster, p: &Profile) {
                     c.net.cut_link(a, b);
                 }
             }
+        }
+    }
+    if per_ms(&mut c.rng, p.partition_rate) {
+        if let Some(&n) = c.rng.pick(&up) {
+            let ms = c.rng.range(50, 400);
+            c.pause(n, ms);
         }
     }
     if c.net.is_partitioned() && per_ms(&mut c.rng, 2 * p.partition_rate.max(1)) {
@@ -220,6 +234,9 @@ fn check(c: &Cluster, seed: u64) -> Result<(), String> {
 /// Heal everything, then require a new entry to reach every live voter.
 fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<(), String> {
     c.net.heal();
+    for n in c.nodes.values_mut() {
+        n.paused_until = 0;
+    }
     c.net.faults = Faults::calm();
     c.shared.chaos.set(false);
     let down: Vec<NodeId> = c
