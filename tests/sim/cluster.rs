@@ -29,6 +29,9 @@ pub struct SimNode {
     pub retired: bool,
     /// Highest commit index already reported to the checker.
     seen_commit: Index,
+    /// The process is frozen (a long GC pause, a stopped VM) until this time:
+    /// it neither ticks nor handles messages, which wait for it.
+    pub paused_until: u64,
 }
 
 impl SimNode {
@@ -39,6 +42,7 @@ impl SimNode {
             server: None,
             retired: false,
             seen_commit: 0,
+            paused_until: 0,
         }
     }
 
@@ -132,14 +136,36 @@ impl Cluster {
             .collect()
     }
 
+    /// Ids of nodes that are running and not paused.
+    pub fn running_ids(&self) -> Vec<NodeId> {
+        let now = self.now();
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.up().is_some() && n.paused_until <= now)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Freeze node `id` for `ms` milliseconds.
+    pub fn pause(&mut self, id: NodeId, ms: u64) {
+        let until = self.now() + ms;
+        if let Some(n) = self.nodes.get_mut(&id) {
+            n.paused_until = until;
+            self.trace(format_args!("pause n{id} for {ms}ms"));
+        }
+    }
+
     pub fn server(&self, id: NodeId) -> Option<Rc<SimServer>> {
         self.nodes.get(&id).and_then(|n| n.up().cloned())
     }
 
     /// Running leaders (several may exist in different terms).
+    /// Running, unpaused nodes that believe they lead.
     pub fn leaders(&self) -> Vec<(NodeId, Rc<SimServer>)> {
+        let now = self.now();
         self.nodes
             .iter()
+            .filter(|(_, n)| n.paused_until <= now)
             .filter_map(|(id, n)| n.up().filter(|s| s.is_leader()).map(|s| (*id, s.clone())))
             .collect()
     }
@@ -240,6 +266,7 @@ impl Cluster {
         server.randomize_election_timeout();
         *disk.log.borrow_mut() = log;
         let node = self.nodes.get_mut(&id).expect("known node");
+        node.paused_until = 0;
         node.seen_commit = server.commit_idx();
         node.server = Some(server);
     }
@@ -275,9 +302,15 @@ impl Cluster {
         let now = self.now() + 1;
         self.shared.now.set(now);
         while let Some(env) = self.net.next_due(now) {
+            let paused = self.nodes.get(&env.to).map_or(0, |n| n.paused_until);
+            if paused > now {
+                let at = paused + self.rng.range(0, 3);
+                self.net.defer(env, at);
+                continue;
+            }
             self.deliver(env.from, env.to, env.msg);
         }
-        for id in self.up_ids() {
+        for id in self.running_ids() {
             // Under chaos, ticks come irregularly (the server measures real elapsed time).
             if self.shared.chaos.get() && self.rng.chance(150) {
                 continue;

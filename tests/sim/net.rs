@@ -161,6 +161,13 @@ impl Network {
         self.enqueue(now, from, to, msg, rng);
     }
 
+    /// Hold a message until `at` (its receiver is paused).
+    pub fn defer(&mut self, env: Envelope, at: u64) {
+        self.seq += 1;
+        self.queue.push(Reverse((at, self.seq)));
+        self.in_flight.insert(self.seq, env);
+    }
+
     fn enqueue(&mut self, now: u64, from: NodeId, to: NodeId, msg: Msg, rng: &mut Rng) {
         let at = now
             + rng.range(

@@ -140,7 +140,7 @@ fn per_ms(rng: &mut Rng, per_second: u64) -> bool {
 
 /// One random operation (or none) for this millisecond.
 fn chaos_actions(c: &mut Cluster, p: &Profile) {
-    let up = c.up_ids();
+    let up = c.running_ids();
     if per_ms(&mut c.rng, p.client_rate) {
         // Mostly to a leader; sometimes to anyone (which must refuse unless leading).
         let target = match c.leader() {
@@ -178,6 +178,12 @@ fn chaos_actions(c: &mut Cluster, p: &Profile) {
                     c.net.cut_link(a, b);
                 }
             }
+        }
+    }
+    if per_ms(&mut c.rng, p.partition_rate) {
+        if let Some(&n) = c.rng.pick(&up) {
+            let ms = c.rng.range(50, 400);
+            c.pause(n, ms);
         }
     }
     if c.net.is_partitioned() && per_ms(&mut c.rng, 2 * p.partition_rate.max(1)) {
@@ -228,6 +234,9 @@ fn check(c: &Cluster, seed: u64) -> Result<(), String> {
 /// Heal everything, then require a new entry to reach every live voter.
 fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<(), String> {
     c.net.heal();
+    for n in c.nodes.values_mut() {
+        n.paused_until = 0;
+    }
     c.net.faults = Faults::calm();
     c.shared.chaos.set(false);
     let down: Vec<NodeId> = c
