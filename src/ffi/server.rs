@@ -531,7 +531,8 @@ pub unsafe extern "C" fn raft_get_node(
     id: raft_node_id_t,
 ) -> *mut raft_node_t {
     with(me, ptr::null_mut(), |s| {
-        s.node_addr(id).map_or(ptr::null_mut(), |a| a as *mut raft_node_t)
+        s.node_addr(id)
+            .map_or(ptr::null_mut(), |a| a as *mut raft_node_t)
     })
 }
 
