@@ -128,7 +128,13 @@ impl Node {
         self.voted_for_me.get()
     }
     pub fn vote_for_me(&self, v: bool) {
+        bump_epoch();
         self.voted_for_me.set(v)
+    }
+    /// Record a granted vote without invalidating cached scans: for the
+    /// server's vote path, which updates its own tally.
+    pub(crate) fn grant_vote(&self) {
+        self.voted_for_me.set(true)
     }
     /// A node being removed (inactive) no longer votes, whatever its voting flag
     /// says: it stops counting toward quorums as soon as its removal is appended.

@@ -274,7 +274,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             return Ok(());
         }
         if let Some(n) = node {
-            n.vote_for_me(true);
+            self.record_vote(n);
         }
         if self.has_majority_of_votes() {
             if self.is_precandidate() {

@@ -207,6 +207,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         *self.my_node.borrow_mut() = None;
         self.flush_memo.set(None);
         self.commit_tally.set(None);
+        self.vote_tally.set(None);
         drop(old);
         self.log.reset(1, 1);
         self.fail_reads();

@@ -9,11 +9,6 @@
 //! order, message fields, when the election timeout is re-randomized), with
 //! these deliberate differences:
 //!
-//! * While a REMOVE_NODE is pending, majorities (commit, elections,
-//!   check-quorum) may be counted among all voters, as upstream does, or
-//!   among the voters that stay (the configuration takes effect when
-//!   appended, as in Raft's single-server changes): removing a voter from a
-//!   two-voter cluster commits. Reads need a majority in both.
 //! * A node that cannot vote never campaigns, and leadership is never
 //!   transferred to one; a leader that applies its own removal steps down.
 //! * A follower commits only up to what the request proved to match, and
@@ -162,15 +157,23 @@ impl Hasher for IdHasher {
     }
 }
 
-/// Per configuration view (see `QUORUM_VIEWS`), the voters and how many of
-/// them hold more than `commit` (see `update_commit_idx`), valid while the
-/// node epoch is still `epoch`.
+/// Voters, and how many of them hold more than `commit` (see
+/// `update_commit_idx`), valid while the node epoch is still `epoch`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct CommitTally {
     pub(crate) epoch: u64,
     pub(crate) commit: Index,
-    pub(crate) voters: [usize; 2],
-    pub(crate) above: [usize; 2],
+    pub(crate) voters: usize,
+    pub(crate) above: usize,
+}
+
+/// Voters and the votes among them for us (see
+/// `has_majority_of_votes`), valid while the node epoch is still `epoch`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct VoteTally {
+    pub(crate) epoch: u64,
+    pub(crate) voters: usize,
+    pub(crate) votes: usize,
 }
 
 /// One Raft server.
@@ -230,6 +233,13 @@ pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
     pub(crate) flush_memo: Cell<Option<(u64, Index, MsgId)>>,
     /// Cached count for the commit check, so responses cost O(1).
     pub(crate) commit_tally: Cell<Option<CommitTally>>,
+    /// Cached vote count, so each vote response costs O(1).
+    pub(crate) vote_tally: Cell<Option<VoteTally>>,
+    /// Buffers reused across calls instead of allocating per message: the
+    /// entries of an outgoing AppendEntries and the match indexes of the
+    /// commit check. Taken while in use, so re-entrant calls just allocate.
+    pub(crate) send_buf: Cell<Vec<E>>,
+    pub(crate) index_buf: Cell<Vec<Index>>,
 
     _entry: std::marker::PhantomData<E>,
 }
@@ -272,6 +282,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             snapshot: SnapshotState::default(),
             flush_memo: Cell::new(None),
             commit_tally: Cell::new(None),
+            vote_tally: Cell::new(None),
+            send_buf: Cell::new(Vec::new()),
+            index_buf: Cell::new(Vec::new()),
             _entry: std::marker::PhantomData,
         }
     }

@@ -76,12 +76,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             .filter(|n| n.is_voting())
             .count()
     }
-    /// The voters of the new configuration while a removal is pending:
-    /// voting nodes that are still active (an appended REMOVE_NODE marks its
-    /// node inactive; popping it re-activates the node).
+    /// The nodes that count toward majorities: voting ones. A node whose
+    /// removal is pending (inactive) does not vote, as upstream.
     #[cfg(test)]
     pub(crate) fn quorum_voters(&self) -> Vec<Rc<Node>> {
-        self.with_nodes(|l| l.iter().filter(|n| in_quorum(n)).cloned().collect())
+        self.with_nodes(|l| l.iter().filter(|n| n.is_voting()).cloned().collect())
     }
     /// Run `f` on the node list. `f` must not call the host or the log (the
     /// list stays borrowed); loops that do use [`Self::for_each_node`].
@@ -111,19 +110,38 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         self.my_node_is_voting()
             && self.with_nodes(|l| l.iter().filter(|n| n.is_voting()).take(2).count()) == 1
     }
-    /// Whether the votes received make a majority of the voters, counted in
-    /// either configuration while a removal is pending (see [`QUORUM_VIEWS`]).
+    /// Whether the votes received (ours included) make a majority of the voters.
+    ///
+    /// Runs on every vote response, so the counts are cached (see
+    /// `record_vote`) and recounted only when the node epoch moved.
     pub(crate) fn has_majority_of_votes(&self) -> bool {
-        QUORUM_VIEWS.iter().any(|counts| {
-            let (voters, votes) = self.with_nodes(|l| {
-                let voters = l.iter().filter(|n| counts(n));
-                let votes = voters
-                    .clone()
-                    .filter(|n| self.is_me(n) || n.has_vote_for_me());
-                (voters.count(), votes.count())
-            });
-            votes_is_majority(voters, votes)
-        })
+        let epoch = crate::core::node::epoch();
+        let t = match self.vote_tally.get() {
+            Some(t) if t.epoch == epoch => t,
+            _ => {
+                let t = super::VoteTally {
+                    epoch,
+                    voters: self.num_voting_nodes(),
+                    votes: self.nvotes_for_me(),
+                };
+                self.vote_tally.set(Some(t));
+                t
+            }
+        };
+        votes_is_majority(t.voters, t.votes)
+    }
+    /// `n` granted us its vote: mark it and keep the vote tally current.
+    pub(crate) fn record_vote(&self, n: &Node) {
+        if n.has_vote_for_me() {
+            return;
+        }
+        n.grant_vote();
+        if let Some(mut t) = self.vote_tally.get() {
+            if t.epoch == crate::core::node::epoch() && n.is_voting() && !self.is_me(n) {
+                t.votes += 1;
+                self.vote_tally.set(Some(t));
+            }
+        }
     }
     /// Votes received in the current election, counting our own if we vote.
     pub fn nvotes_for_me(&self) -> usize {
@@ -205,20 +223,6 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
 }
 
-/// Whether `n` votes in the configuration a pending removal leads to.
-pub(crate) fn in_quorum(n: &Node) -> bool {
-    n.is_voting() && n.is_active()
-}
-
-/// The two configurations majorities may be counted in while a REMOVE_NODE
-/// is pending: all voters (the old configuration, what upstream counts) and
-/// the active voters (the new one). Only one voting change is in flight at a
-/// time, so the two differ by one server and any majority of one intersects
-/// any majority of the other: deciding with either keeps Raft safe, and the
-/// new configuration lets a removal commit when the removed node is gone
-/// (upstream stalls, e.g. removing a voter from a two-voter cluster).
-pub(crate) const QUORUM_VIEWS: [fn(&Node) -> bool; 2] = [Node::is_voting, in_quorum];
-
 /// True when `nvotes` is a strict majority of `num_nodes`.
 pub fn votes_is_majority(num_nodes: usize, nvotes: usize) -> bool {
     nvotes <= num_nodes && num_nodes / 2 < nvotes
@@ -236,6 +240,11 @@ pub(crate) fn is_voting_cfg_change<E: Entry>(e: &E) -> bool {
 /// The value a majority of `values` reaches: the median of the sorted-descending
 /// list, so at least `len / 2 + 1` values are greater or equal. `None` when empty.
 pub(crate) fn majority_value<T: Ord + Copy>(mut values: Vec<T>) -> Option<T> {
+    majority_of(&mut values)
+}
+
+/// [`majority_value`] over a caller-owned buffer (reordered in place).
+pub(crate) fn majority_of<T: Ord + Copy>(values: &mut [T]) -> Option<T> {
     if values.is_empty() {
         return None;
     }

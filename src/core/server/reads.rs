@@ -1,7 +1,7 @@
 //! Linearizable reads: a read may proceed once a quorum acknowledged a
 //! heartbeat sent after it arrived and the state machine caught up with it.
 
-use super::props::{majority_value, QUORUM_VIEWS};
+use super::props::majority_value;
 use super::{ReadCallback, ReadRequest, Server};
 use crate::core::{Entry, Error, Host, LogStore, MsgId, Node, Result};
 
@@ -25,26 +25,10 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         Ok(())
     }
 
-    /// The highest message id acknowledged by a majority of the voters in
-    /// either configuration (see `QUORUM_VIEWS`; we acknowledge our own
-    /// latest one). Check-quorum uses it.
+    /// The highest message id acknowledged by a majority of the voters (we
+    /// acknowledge our own latest one): reads and check-quorum rely on it.
     pub(crate) fn quorum_msg_id(&self) -> MsgId {
-        QUORUM_VIEWS
-            .iter()
-            .map(|c| self.majority_msg_id(c))
-            .max()
-            .unwrap_or(0)
-    }
-
-    /// The message id reads may trust: acknowledged by a majority in both
-    /// configurations, so a read is confirmed under either view while a
-    /// removal is in flight (upstream's simulator checks the old one).
-    pub(crate) fn read_msg_id(&self) -> MsgId {
-        QUORUM_VIEWS
-            .iter()
-            .map(|c| self.majority_msg_id(c))
-            .min()
-            .unwrap_or(0)
+        self.majority_msg_id(Node::is_voting)
     }
 
     fn majority_msg_id(&self, counts: impl Fn(&Node) -> bool) -> MsgId {
@@ -76,7 +60,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         if self.last_applied_term() < self.current_term() {
             return;
         }
-        let acked = self.read_msg_id();
+        let acked = self.quorum_msg_id();
         loop {
             let ready = self
                 .read_queue

@@ -1,6 +1,6 @@
 //! Log replication: AppendEntries in both directions, client entries, commit.
 
-use super::props::{is_cfg_change, is_voting_cfg_change, majority_value, QUORUM_VIEWS};
+use super::props::{is_cfg_change, is_voting_cfg_change, majority_of};
 use super::{CommitTally, Server};
 use crate::core::node::epoch as node_epoch;
 use crate::core::{
@@ -135,17 +135,19 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         out
     }
 
-    /// Entries to send `node` from `idx`: the host's choice when it has one.
-    fn entries_to_send(&self, node: &Node, idx: Index) -> Vec<E> {
+    /// Entries to send `node` from `idx` into `out`: the host's choice when
+    /// it has one.
+    fn entries_to_send(&self, node: &Node, idx: Index, out: &mut Vec<E>) {
         let current = self.current_idx();
         if current < idx {
-            return Vec::new();
+            return;
         }
         let max = (current - idx + 1).min(MAX_ENTRIES_PER_REQUEST);
-        let mut out = Vec::new();
-        match self.host.get_entries_to_send(node, idx, max, &mut out) {
-            None => self.entries_from_idx(idx),
-            Some(_) => out,
+        if self.host.get_entries_to_send(node, idx, max, out).is_none() {
+            out.clear();
+            if idx >= 1 {
+                self.log.get_batch(idx, current - idx + 1, out);
+            }
         }
     }
 
@@ -169,7 +171,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             let msg_id = self.msg_id.get() + 1;
             self.msg_id.set(msg_id);
             let prev_log_term = self.previous_log_term(next_idx);
-            let entries = self.entries_to_send(node, next_idx);
+            let mut entries = self.send_buf.take();
+            self.entries_to_send(node, next_idx, &mut entries);
             let n = entries.len() as Index;
             let msg = AppendEntriesRequest {
                 leader_id: self.my_id(),
@@ -187,7 +190,12 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                 )
             });
             let r = self.host.send_appendentries(node, &msg);
-            drop(msg);
+            let mut entries = msg.entries;
+            entries.clear();
+            // Keep small buffers only: one huge batch should not pin its memory.
+            if entries.capacity() <= 1024 {
+                self.send_buf.set(entries);
+            }
             node.set_next_idx(next_idx + n);
             node.set_next_msgid(msg_id + 1);
             r?;
@@ -442,16 +450,13 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         node.advance_match_idx(idx);
         if let Some(mut t) = self.commit_tally.get() {
             if t.epoch == node_epoch() && old <= t.commit && t.commit < idx {
-                for (k, counts) in QUORUM_VIEWS.iter().enumerate() {
-                    t.above[k] += usize::from(counts(node));
-                }
+                t.above += usize::from(node.is_voting());
                 self.commit_tally.set(Some(t));
             }
         }
     }
 
-    /// Commit the highest index a majority of voters hold (in either
-    /// configuration, see `QUORUM_VIEWS`), if it is of our term.
+    /// Commit the highest index a majority of voters hold, if it is of our term.
     ///
     /// Runs on every response, so it first consults a tally of the voters
     /// above the commit index (kept by `raise_match_idx`, recounted only
@@ -463,46 +468,42 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         let tally = match self.commit_tally.get() {
             Some(t) if t.epoch == epoch && t.commit == ci => t,
             _ => {
-                let mut t = CommitTally {
+                let (voters, above) = self.with_nodes(|l| {
+                    l.iter()
+                        .filter(|n| n.is_voting())
+                        .fold((0, 0), |(v, a), n| {
+                            (v + 1, a + usize::from(n.match_idx() > ci))
+                        })
+                });
+                let t = CommitTally {
                     epoch,
                     commit: ci,
-                    voters: [0; 2],
-                    above: [0; 2],
+                    voters,
+                    above,
                 };
-                self.with_nodes(|l| {
-                    for n in l {
-                        for (k, counts) in QUORUM_VIEWS.iter().enumerate() {
-                            if counts(n) {
-                                t.voters[k] += 1;
-                                t.above[k] += usize::from(n.match_idx() > ci);
-                            }
-                        }
-                    }
-                });
                 self.commit_tally.set(Some(t));
                 t
             }
         };
-        for (k, counts) in QUORUM_VIEWS.iter().enumerate() {
-            if tally.above[k] <= tally.voters[k] / 2 {
-                continue;
-            }
-            let indexes = self.with_nodes(|l| {
-                l.iter()
-                    .filter(|n| counts(n))
-                    .map(|n| n.match_idx())
-                    .collect()
-            });
-            let Some(commit) = majority_value(indexes) else {
-                continue;
-            };
-            if commit > self.commit_idx()
-                && self
-                    .entry_at(commit)
-                    .is_some_and(|e| e.term() == self.current_term())
-            {
-                self.set_commit_idx(commit);
-            }
+        if tally.above <= tally.voters / 2 {
+            return;
+        }
+        let mut indexes = self.index_buf.take();
+        indexes.clear();
+        self.with_nodes(|l| {
+            indexes.extend(l.iter().filter(|n| n.is_voting()).map(|n| n.match_idx()))
+        });
+        let commit = majority_of(&mut indexes);
+        self.index_buf.set(indexes);
+        let Some(commit) = commit else {
+            return;
+        };
+        if commit > ci
+            && self
+                .entry_at(commit)
+                .is_some_and(|e| e.term() == self.current_term())
+        {
+            self.set_commit_idx(commit);
         }
     }
 
