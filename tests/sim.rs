@@ -5,7 +5,8 @@
 //! messages of every kind; process pauses; client entries and linearizable
 //! reads; membership churn (joins with promotion, removals); compaction,
 //! snapshots left in progress or cancelled, chunked snapshot installs;
-//! leader transfers; failing `persist_metadata`; auto-flush on or off;
+//! leader transfers; failing `persist_metadata`; auto-flush on or off (a
+//! crash loses log entries that were not synced or reported written);
 //! crashes and restarts that rebuild the node from its "disk" (snapshot, then
 //! the log replayed through `append_entry` or preloaded with `restore_log`,
 //! then term and vote).
