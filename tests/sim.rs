@@ -1,12 +1,24 @@
 //! Deterministic randomized simulation of a cluster of `raft::core::Server`s.
 //!
 //! Each seed builds a cluster and drives it through a random schedule:
-//! partitions and healing, dropped, duplicated and reordered messages of every
-//! kind, client entries, membership churn, compaction and snapshot installs,
-//! leader transfers, crashes and restarts that replay the log from "disk".
-//! After every step it checks election safety, log matching, state machine
-//! safety and leader completeness; after each healing it requires progress
-//! (a leader is elected and a new entry is applied by every live voter).
+//! partitions (also one-way) and healing; dropped, duplicated and reordered
+//! messages of every kind; process pauses; client entries and linearizable
+//! reads; membership churn (joins with promotion, removals); compaction,
+//! snapshots left in progress or cancelled, chunked snapshot installs;
+//! leader transfers; failing `persist_metadata`; auto-flush on or off (a
+//! crash loses log entries that were not synced or reported written);
+//! crashes and restarts that rebuild the node from its "disk" (snapshot, then
+//! the log replayed through `append_entry` or preloaded with `restore_log`,
+//! then term and vote).
+//!
+//! After every step it checks election safety, log matching (every 50 ms),
+//! state machine safety (same entry and same state at every index, also
+//! across snapshots), leader completeness, that committed entries are never
+//! removed, that term and vote are durable before use, that reads see every
+//! entry committed before they were issued, and that what the leader tells a
+//! client about its entry is true. After each healing it requires progress: a
+//! leader is elected and a new entry is applied by every running voter within
+//! a bound. A failure prints the seed, the cluster state and a replay command.
 //!
 //! * CI (fixed seeds, debug build): `cargo test --test sim`
 //! * Replay one seed with a trace:  `SIM_SEED=<n> SIM_TRACE=1 cargo test --test sim -- --nocapture`

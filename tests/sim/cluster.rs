@@ -264,6 +264,7 @@ impl Cluster {
                 .violation(format!("node {id}: restore_metadata failed: {e:?}"));
         }
         server.randomize_election_timeout();
+        log.mark_durable(log.current_idx());
         *disk.log.borrow_mut() = log;
         let node = self.nodes.get_mut(&id).expect("known node");
         node.paused_until = 0;
@@ -274,6 +275,7 @@ impl Cluster {
     pub fn crash(&mut self, id: NodeId) {
         if let Some(n) = self.nodes.get_mut(&id) {
             n.server = None;
+            n.disk.log.borrow().crash();
             self.counts.crashes += 1;
             self.trace(format_args!("crash n{id}"));
         }
@@ -345,6 +347,9 @@ impl Cluster {
             syncs.retain(|(t, _)| *t > now);
             done
         };
+        if completed > 0 {
+            s.log().mark_durable(completed);
+        }
         let r = s.flush(completed);
         self.after_call(id, r);
     }

@@ -218,8 +218,9 @@ impl Host<SimEntry> for SimHost {
         max: Index,
         out: &mut Vec<SimEntry>,
     ) -> Option<Index> {
-        // Under chaos the host sometimes picks small batches (even empty ones).
-        if !self.chance(300) {
+        // Like hosts that cap batches by size, it sometimes picks a few
+        // entries (even none); otherwise the server reads its log itself.
+        if !self.rng.borrow_mut().chance(300) {
             return None;
         }
         let n = (self.rng.borrow_mut().below(4) as Index).min(max);

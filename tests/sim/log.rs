@@ -14,6 +14,9 @@ pub struct LogData {
     /// Index of the entry before the first stored one (a snapshot's last index).
     pub base: Index,
     pub base_term: Term,
+    /// Last index known to be on disk (`sync`, or a completed async write).
+    /// A crash loses the entries after it.
+    pub durable: Index,
     pub entries: VecDeque<SimEntry>,
     /// Entries removed by `pop`, for the "committed entries are never undone" check.
     pub popped: Vec<(Index, EntryKey)>,
@@ -26,6 +29,20 @@ pub struct LogData {
 pub struct SimLog(pub Rc<RefCell<LogData>>);
 
 impl SimLog {
+    /// An asynchronous write of entries up to `idx` completed.
+    pub fn mark_durable(&self, idx: Index) {
+        let mut d = self.0.borrow_mut();
+        let last = d.base + d.entries.len() as Index;
+        d.durable = d.durable.max(idx.min(last));
+    }
+
+    /// What a crash leaves: the entries that were not durable are gone.
+    pub fn crash(&self) {
+        let mut d = self.0.borrow_mut();
+        let keep = (d.durable - d.base).max(0) as usize;
+        d.entries.truncate(keep);
+    }
+
     pub fn entries_from(&self, idx: Index) -> Vec<(Index, SimEntry)> {
         let d = self.0.borrow();
         let start = (idx - d.base - 1).max(0) as usize;
@@ -58,6 +75,8 @@ impl LogStore<SimEntry> for SimLog {
         d.entries.clear();
         d.base = first_idx - 1;
         d.base_term = term;
+        // What replaced the entries (a snapshot) is on disk.
+        d.durable = d.base;
     }
 
     fn append(&self, entry: &SimEntry) -> Result<()> {
@@ -85,6 +104,7 @@ impl LogStore<SimEntry> for SimLog {
                 None => break,
             }
         }
+        d.durable = d.durable.max(d.base);
         Ok(())
     }
 
@@ -99,6 +119,7 @@ impl LogStore<SimEntry> for SimLog {
                 }
                 let e = d.entries.pop_back().expect("non-empty");
                 d.popped.push((idx, e.key()));
+                d.durable = d.durable.min(idx - 1);
                 (e, idx)
             };
             notify(&e, idx);
@@ -143,6 +164,8 @@ impl LogStore<SimEntry> for SimLog {
     }
 
     fn sync(&self) -> Result<()> {
+        let mut d = self.0.borrow_mut();
+        d.durable = d.base + d.entries.len() as Index;
         Ok(())
     }
 }
