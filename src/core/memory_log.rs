@@ -169,6 +169,24 @@ impl<E: Entry> MemoryLog<E> {
         Ok(Some(e))
     }
 
+    /// Remove the `n` oldest entries (fewer if fewer are stored) with no hook
+    /// to consult: one pass instead of `n` calls to [`Self::poll_with`].
+    pub fn discard_front(&self, n: usize) {
+        let old: Vec<E> = {
+            let mut entries = self.entries.borrow_mut();
+            let n = n.min(entries.len());
+            entries.drain(..n).collect()
+        };
+        if old.is_empty() {
+            return;
+        }
+        self.base.set(self.base() + old.len() as Index);
+        let (size, front) = self.ring.get();
+        self.ring.set((size, (front + old.len() as Index) % size));
+        // Entries are released once the deque is no longer borrowed.
+        drop(old);
+    }
+
     /// Call `hook(entry, idx)` for every stored entry, oldest first.
     pub fn for_each(&self, mut hook: impl FnMut(&E, Index)) {
         let mut idx = self.base() + 1;

@@ -104,6 +104,12 @@ impl raft_log_t {
     }
 
     fn poll_to(&self, first_idx: Index) -> core::Result<()> {
+        if self.cbs.get().log_poll.is_none() {
+            let n = first_idx - 1 - self.log.base();
+            if n > 0 && n <= self.log.count() {
+                self.log.discard_front(n as usize);
+            }
+        }
         while self.log.base() + 1 < first_idx {
             if self.poll_one()?.is_none() {
                 return Err(Error::Callback(-1));

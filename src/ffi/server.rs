@@ -530,7 +530,10 @@ pub unsafe extern "C" fn raft_get_node(
     me: *mut raft_server_t,
     id: raft_node_id_t,
 ) -> *mut raft_node_t {
-    with(me, ptr::null_mut(), |s| node_ptr(s.node(id)))
+    with(me, ptr::null_mut(), |s| {
+        s.node_addr(id)
+            .map_or(ptr::null_mut(), |a| a as *mut raft_node_t)
+    })
 }
 
 /// The node at position `idx` (insertion order); NULL when out of range.

@@ -92,6 +92,14 @@ impl Default for Config {
     }
 }
 
+/// Up to this many nodes, lookups by id scan the list (no hashing).
+const SCAN_MAX: usize = 8;
+
+/// Address of a node: its identity for the C layer.
+fn addr_of(n: &Node) -> usize {
+    n as *const Node as usize
+}
+
 /// Membership: nodes in insertion order plus indexes by id and by address
 /// (the C layer maps a `raft_node_t *` back to the server's own `Rc`).
 #[derive(Default)]
@@ -110,6 +118,10 @@ impl Nodes {
         self.list.push(node);
     }
     pub(crate) fn get(&self, id: NodeId) -> Option<&Rc<Node>> {
+        // A few nodes are found faster by comparing ids than by hashing.
+        if self.list.len() <= SCAN_MAX {
+            return self.list.iter().find(|n| n.id() == id);
+        }
         self.by_id.get(&id)
     }
     pub(crate) fn by_addr(&self, addr: usize) -> Option<&Rc<Node>> {
@@ -371,6 +383,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// The node with `id`, if it is in the configuration.
     pub fn node(&self, id: NodeId) -> Option<Rc<Node>> {
         self.nodes.borrow().get(id).cloned()
+    }
+    /// Address of the node with `id` (for handing out `raft_node_t *`
+    /// without touching its reference count).
+    pub fn node_addr(&self, id: NodeId) -> Option<usize> {
+        self.nodes.borrow().get(id).map(|n| addr_of(n))
     }
     /// The server's node whose address is `addr` (identity lookup for the C
     /// layer, which holds `Rc::as_ptr` of nodes); never dereferences `addr`.
