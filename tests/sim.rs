@@ -23,7 +23,8 @@
 //! * CI (fixed seeds, debug build): `cargo test --test sim`
 //! * Replay one seed with a trace:  `SIM_SEED=<n> SIM_TRACE=1 cargo test --test sim -- --nocapture`
 //! * Soak: `SIM_SEEDS=10000 cargo test --release --test sim -- --ignored soak`
-//!   (`SIM_SEED_START` picks the first seed, default 1000).
+//!   (`SIM_SEED_START` picks the first seed, default 1000; `SIM_SCALE=<k>`
+//!   gives every seed k times as many chaos and healing cycles).
 
 #[path = "sim/check.rs"]
 mod check;

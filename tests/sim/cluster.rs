@@ -425,7 +425,7 @@ impl Cluster {
         for (id, n) in self.nodes.iter_mut() {
             let Some(s) = n.up().cloned() else { continue };
             let log = s.log().clone();
-            shared.check_pops(*id, &log);
+            shared.check_pops(*id, &log, n.seen_commit);
             if s.is_leader() && shared.observe_leader(*id, s.current_term()) {
                 shared.check_leader_complete(*id, s.current_term(), &log);
             }

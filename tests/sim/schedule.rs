@@ -311,7 +311,14 @@ fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<(), String> {
 }
 
 pub fn run_seed(seed: u64, trace: bool) -> Result<String, String> {
-    let p = Profile::from_seed(seed);
+    let mut p = Profile::from_seed(seed);
+    // `SIM_SCALE=<k>` runs k times as many chaos/heal cycles per seed.
+    if let Some(k) = std::env::var("SIM_SCALE")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        p.cycles *= k.max(1);
+    }
     if trace {
         eprintln!("seed {seed}: {p:?}");
     }
