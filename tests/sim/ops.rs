@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use raft::core::{log_type, EntryResponse, Error, NodeId};
+use raft::core::{log_type, EntryResponse, Error, NodeId, NODE_ID_NONE};
 
 use super::cluster::{Cluster, SimNode, ELECTION_TIMEOUT};
 use super::entry::{EntryKey, SimEntry};
@@ -196,13 +196,27 @@ impl Cluster {
             .filter(|n| n.is_voting() && n.id() != lid)
             .map(|n| n.id())
             .collect();
-        let Some(&target) = self.rng.pick(&voters) else {
-            return;
+        // Sometimes let the leader pick the most up-to-date voter itself.
+        let target = if self.rng.chance(300) {
+            NODE_ID_NONE
+        } else {
+            match self.rng.pick(&voters) {
+                Some(&t) => t,
+                None => return,
+            }
         };
-        let r = leader.transfer_leader(target, 2 * ELECTION_TIMEOUT);
+        // A timeout of 0 means "the election timeout".
+        let timeout = *self
+            .rng
+            .pick(&[0, ELECTION_TIMEOUT, 3 * ELECTION_TIMEOUT])
+            .unwrap();
+        let r = leader.transfer_leader(target, timeout);
         if r.is_ok() {
             self.counts.transfers += 1;
-            self.trace(format_args!("n{lid} transfers leadership to n{target}"));
+            self.trace(format_args!(
+                "n{lid} transfers leadership to n{}",
+                leader.transfer_leader_target()
+            ));
         }
         self.after_call(lid, r);
     }
