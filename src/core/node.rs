@@ -4,27 +4,25 @@
 //! `raft_node_t *`) is enough to read and update it, also from inside callbacks.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::rc::Rc;
 
 use super::types::{Index, MsgId, NodeId, Size};
 
-/// Bumped by every change that can alter who needs an AppendEntries or who
-/// counts toward a majority (next index/msg id, voting, active, match index
-/// set from outside the commit path, membership). Servers cache scans of
-/// their nodes under the value they saw; a different value means "rescan".
-/// Global (not per server) because C sets node fields through a bare
-/// `raft_node_t *`; a spurious bump only costs a rescan.
-static EPOCH: AtomicU64 = AtomicU64::new(0);
+/// A server's node epoch: bumped by every change that can alter who needs an
+/// AppendEntries or who counts toward a majority (next index/msg id, voting,
+/// active, match index set from outside the commit path, membership). The
+/// server caches scans of its nodes under the value it saw; a different value
+/// means "rescan". Shared with the server's nodes because C sets node fields
+/// through a bare `raft_node_t *`; a spurious bump only costs a rescan.
+pub type Epoch = Rc<Cell<u64>>;
 
-/// The current node epoch (see [`EPOCH`]).
-pub fn epoch() -> u64 {
-    EPOCH.load(Ordering::Relaxed)
-}
-
-/// Invalidate every cached node scan.
-pub(crate) fn bump_epoch() {
-    EPOCH.fetch_add(1, Ordering::Relaxed);
-}
+/// Bit positions in [`Node::flags`] (one byte instead of six `bool`s).
+const VOTED_FOR_ME: u8 = 1;
+const VOTING: u8 = 1 << 1;
+const SUFFICIENT_LOGS: u8 = 1 << 2;
+const ACTIVE: u8 = 1 << 3;
+const VOTING_COMMITTED: u8 = 1 << 4;
+const ADDITION_COMMITTED: u8 = 1 << 5;
 
 /// One member of the cluster (possibly the local server itself).
 #[derive(Debug)]
@@ -38,12 +36,20 @@ pub struct Node {
     match_msgid: Cell<MsgId>,
     max_seen_msgid: Cell<MsgId>,
     snapshot_offset: Cell<Size>,
-    voted_for_me: Cell<bool>,
-    voting: Cell<bool>,
-    has_sufficient_logs: Cell<bool>,
-    active: Cell<bool>,
-    voting_committed: Cell<bool>,
-    addition_committed: Cell<bool>,
+    flags: Cell<u8>,
+    /// The epoch of the server that holds this node; none while standalone
+    /// (no server caches anything about it then).
+    epoch: EpochSlot,
+}
+
+/// `Cell<Option<Epoch>>` with a `Debug` that does not need to read it.
+#[derive(Default)]
+struct EpochSlot(Cell<Option<Epoch>>);
+
+impl std::fmt::Debug for EpochSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EpochSlot")
+    }
 }
 
 impl Node {
@@ -58,13 +64,30 @@ impl Node {
             match_msgid: Cell::new(0),
             max_seen_msgid: Cell::new(0),
             snapshot_offset: Cell::new(0),
-            voted_for_me: Cell::new(false),
-            voting: Cell::new(true),
-            has_sufficient_logs: Cell::new(false),
-            active: Cell::new(true),
-            voting_committed: Cell::new(false),
-            addition_committed: Cell::new(false),
+            flags: Cell::new(VOTING | ACTIVE),
+            epoch: EpochSlot::default(),
         }
+    }
+
+    /// Tie the node to a server's epoch (`None`: detach it).
+    pub(crate) fn set_epoch(&self, epoch: Option<Epoch>) {
+        self.epoch.0.set(epoch);
+    }
+
+    /// Invalidate the holding server's cached node scans.
+    fn bump_epoch(&self) {
+        if let Some(e) = self.epoch.0.take() {
+            e.set(e.get().wrapping_add(1));
+            self.epoch.0.set(Some(e));
+        }
+    }
+
+    fn flag(&self, bit: u8) -> bool {
+        self.flags.get() & bit != 0
+    }
+    fn set_flag(&self, bit: u8, on: bool) {
+        let f = self.flags.get();
+        self.flags.set(if on { f | bit } else { f & !bit });
     }
 
     pub fn id(&self) -> NodeId {
@@ -81,14 +104,14 @@ impl Node {
     }
     /// Log indexes begin at 1, so anything lower is clamped to 1.
     pub fn set_next_idx(&self, idx: Index) {
-        bump_epoch();
+        self.bump_epoch();
         self.next_idx.set(idx.max(1))
     }
     pub fn match_idx(&self) -> Index {
         self.match_idx.get()
     }
     pub fn set_match_idx(&self, idx: Index) {
-        bump_epoch();
+        self.bump_epoch();
         self.match_idx.set(idx)
     }
     /// Raise the match index without invalidating cached scans: for the
@@ -100,7 +123,7 @@ impl Node {
         self.next_msgid.get()
     }
     pub fn set_next_msgid(&self, v: MsgId) {
-        bump_epoch();
+        self.bump_epoch();
         self.next_msgid.set(v)
     }
     pub fn match_msgid(&self) -> MsgId {
@@ -125,60 +148,55 @@ impl Node {
         self.snapshot_offset.set(v)
     }
     pub fn has_vote_for_me(&self) -> bool {
-        self.voted_for_me.get()
+        self.flag(VOTED_FOR_ME)
     }
     pub fn vote_for_me(&self, v: bool) {
-        bump_epoch();
-        self.voted_for_me.set(v)
+        self.bump_epoch();
+        self.set_flag(VOTED_FOR_ME, v)
     }
     /// Record a granted vote without invalidating cached scans: for the
     /// server's vote path, which updates its own tally.
     pub(crate) fn grant_vote(&self) {
-        self.voted_for_me.set(true)
+        self.set_flag(VOTED_FOR_ME, true)
     }
     /// A node being removed (inactive) no longer votes, whatever its voting flag
     /// says: it stops counting toward quorums as soon as its removal is appended.
     pub fn is_voting(&self) -> bool {
-        self.voting.get() && self.active.get()
+        self.flags.get() & (VOTING | ACTIVE) == VOTING | ACTIVE
     }
     pub fn set_voting(&self, v: bool) {
-        bump_epoch();
-        self.voting.set(v)
+        self.bump_epoch();
+        self.set_flag(VOTING, v)
     }
     pub fn has_sufficient_logs(&self) -> bool {
-        self.has_sufficient_logs.get()
+        self.flag(SUFFICIENT_LOGS)
     }
     pub fn set_has_sufficient_logs(&self, v: bool) {
-        self.has_sufficient_logs.set(v)
+        self.set_flag(SUFFICIENT_LOGS, v)
     }
     pub fn is_active(&self) -> bool {
-        self.active.get()
+        self.flag(ACTIVE)
     }
     pub fn set_active(&self, v: bool) {
-        bump_epoch();
-        self.active.set(v)
+        self.bump_epoch();
+        self.set_flag(ACTIVE, v)
     }
     pub fn is_voting_committed(&self) -> bool {
-        self.voting_committed.get()
+        self.flag(VOTING_COMMITTED)
     }
     pub fn set_voting_committed(&self, v: bool) {
-        self.voting_committed.set(v)
+        self.set_flag(VOTING_COMMITTED, v)
     }
     pub fn is_addition_committed(&self) -> bool {
-        self.addition_committed.get()
+        self.flag(ADDITION_COMMITTED)
     }
     pub fn set_addition_committed(&self, v: bool) {
-        self.addition_committed.set(v)
+        self.set_flag(ADDITION_COMMITTED, v)
     }
     /// Reset every flag to "off" (non-voting, active, nothing committed), as
     /// upstream's `raft_node_clear_flags` does.
     pub fn clear_flags(&self) {
-        bump_epoch();
-        self.voted_for_me.set(false);
-        self.voting.set(false);
-        self.has_sufficient_logs.set(false);
-        self.active.set(true);
-        self.voting_committed.set(false);
-        self.addition_committed.set(false);
+        self.bump_epoch();
+        self.flags.set(ACTIVE);
     }
 }

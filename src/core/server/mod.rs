@@ -27,7 +27,7 @@ use std::rc::Rc;
 use super::entry::Entry;
 use super::host::Host;
 use super::log::LogStore;
-use super::node::{bump_epoch, Node};
+use super::node::{Epoch, Node};
 use super::types::{Index, MsgId, NodeId, State, Term, Time, NODE_ID_NONE};
 
 mod apply;
@@ -109,9 +109,16 @@ pub(crate) struct Nodes {
     by_addr: HashMap<usize, Rc<Node>, BuildHasherDefault<IdHasher>>,
 }
 
+/// Every membership change invalidates the server's cached node scans.
+fn bump(epoch: &Epoch) {
+    epoch.set(epoch.get().wrapping_add(1));
+}
+
 impl Nodes {
-    pub(crate) fn push(&mut self, node: Rc<Node>) {
-        bump_epoch();
+    /// Add `node`, tying it to the server's `epoch`.
+    pub(crate) fn push(&mut self, node: Rc<Node>, epoch: &Epoch) {
+        bump(epoch);
+        node.set_epoch(Some(epoch.clone()));
         self.by_id.insert(node.id(), node.clone());
         self.by_addr
             .insert(Rc::as_ptr(&node) as usize, node.clone());
@@ -128,16 +135,25 @@ impl Nodes {
         self.by_addr.get(&addr)
     }
     /// Keep only the nodes for which `keep` holds.
-    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Rc<Node>) -> bool) {
-        bump_epoch();
-        self.list.retain(|n| keep(n));
+    pub(crate) fn retain(&mut self, epoch: &Epoch, mut keep: impl FnMut(&Rc<Node>) -> bool) {
+        bump(epoch);
+        self.list.retain(|n| {
+            let k = keep(n);
+            if !k {
+                n.set_epoch(None);
+            }
+            k
+        });
         let list = &self.list;
         let kept = |n: &Rc<Node>| list.iter().any(|m| Rc::ptr_eq(m, n));
         self.by_id.retain(|_, n| kept(n));
         self.by_addr.retain(|_, n| kept(n));
     }
-    pub(crate) fn remove(&mut self, node: &Rc<Node>) {
-        bump_epoch();
+    pub(crate) fn remove(&mut self, node: &Rc<Node>, epoch: &Epoch) {
+        bump(epoch);
+        if self.list.iter().any(|n| Rc::ptr_eq(n, node)) {
+            node.set_epoch(None);
+        }
         self.list.retain(|n| !Rc::ptr_eq(n, node));
         self.by_id.remove(&node.id());
         self.by_addr.remove(&(Rc::as_ptr(node) as usize));
@@ -170,7 +186,7 @@ impl Hasher for IdHasher {
 }
 
 /// Voters, and how many of them hold more than `commit` (see
-/// `update_commit_idx`), valid while the node epoch is still `epoch`.
+/// `update_commit_idx`), valid while the server's node epoch is still `epoch`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct CommitTally {
     pub(crate) epoch: u64,
@@ -252,6 +268,9 @@ pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
     /// commit check. Taken while in use, so re-entrant calls just allocate.
     pub(crate) send_buf: Cell<Vec<E>>,
     pub(crate) index_buf: Cell<Vec<Index>>,
+    /// Shared with every node in `nodes` (see [`Epoch`]). Kept last: some
+    /// upstream tests peek at private fields of the handle by offset.
+    pub(crate) node_epoch: Epoch,
 
     _entry: std::marker::PhantomData<E>,
 }
@@ -297,6 +316,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             vote_tally: Cell::new(None),
             send_buf: Cell::new(Vec::new()),
             index_buf: Cell::new(Vec::new()),
+            node_epoch: Epoch::default(),
             _entry: std::marker::PhantomData,
         }
     }
@@ -403,6 +423,12 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         self.nodes.borrow().list.clone()
     }
     /// The local node, if it is known and still in the configuration.
+    /// The current node epoch (see [`Epoch`]): cached node scans are valid
+    /// while it stays the same.
+    pub(crate) fn node_epoch(&self) -> u64 {
+        self.node_epoch.get()
+    }
+
     pub fn my_node(&self) -> Option<Rc<Node>> {
         self.my_node.borrow().clone()
     }

@@ -115,7 +115,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// Runs on every vote response, so the counts are cached (see
     /// `record_vote`) and recounted only when the node epoch moved.
     pub(crate) fn has_majority_of_votes(&self) -> bool {
-        let epoch = crate::core::node::epoch();
+        let epoch = self.node_epoch();
         let t = match self.vote_tally.get() {
             Some(t) if t.epoch == epoch => t,
             _ => {
@@ -137,7 +137,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         }
         n.grant_vote();
         if let Some(mut t) = self.vote_tally.get() {
-            if t.epoch == crate::core::node::epoch() && n.is_voting() && !self.is_me(n) {
+            if t.epoch == self.node_epoch() && n.is_voting() && !self.is_me(n) {
                 t.votes += 1;
                 self.vote_tally.set(Some(t));
             }

@@ -2,7 +2,6 @@
 
 use super::props::{is_cfg_change, is_voting_cfg_change, majority_of};
 use super::{CommitTally, Server};
-use crate::core::node::epoch as node_epoch;
 use crate::core::{
     AppendEntriesRequest, AppendEntriesResponse, Entry, EntryResponse, Error, Host, Index,
     LogStore, Node, Result, NODE_ID_NONE,
@@ -449,7 +448,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         }
         node.advance_match_idx(idx);
         if let Some(mut t) = self.commit_tally.get() {
-            if t.epoch == node_epoch() && old <= t.commit && t.commit < idx {
+            if t.epoch == self.node_epoch() && old <= t.commit && t.commit < idx {
                 t.above += usize::from(node.is_voting());
                 self.commit_tally.set(Some(t));
             }
@@ -464,7 +463,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// pass the commit index once a majority has.
     fn update_commit_idx(&self) {
         let ci = self.commit_idx();
-        let epoch = node_epoch();
+        let epoch = self.node_epoch();
         let tally = match self.commit_tally.get() {
             Some(t) if t.epoch == epoch && t.commit == ci => t,
             _ => {
@@ -533,7 +532,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             self.update_commit_idx();
             let last_read = self.read_queue.borrow().back().map_or(0, |r| r.msg_id);
             let current = self.current_idx();
-            let key = (node_epoch(), current, last_read);
+            let key = (self.node_epoch(), current, last_read);
             if self.flush_memo.get() != Some(key) {
                 let mut sent = false;
                 self.for_each_node(|n| {
