@@ -63,18 +63,22 @@ fn env_u64(name: &str) -> Option<u64> {
 
 /// Run `seeds`, collecting every failure with its replay command.
 fn run_seeds(seeds: impl Iterator<Item = u64>) -> Vec<String> {
-    let (mut failures, mut total) = (Vec::new(), 0);
+    let mut failures = Vec::new();
+    let mut totals = schedule::Totals::default();
     for seed in seeds {
-        total += 1;
         match schedule::run_seed_caught(seed, false) {
-            Ok(_) => {}
+            Ok(summary) => totals.add(&summary.totals),
             Err(msg) => {
                 eprintln!("{msg}");
                 failures.push(format!("seed {seed}: {}", msg.lines().next().unwrap_or("")));
             }
         }
     }
-    eprintln!("sim: {total} seeds, {} failed", failures.len());
+    eprintln!(
+        "sim: {} seeds passed, {} failed; passing seeds exercised: {totals}",
+        totals.seeds,
+        failures.len()
+    );
     failures
 }
 
@@ -83,7 +87,7 @@ fn ci_seeds() {
     if let Some(seed) = env_u64("SIM_SEED") {
         let trace = std::env::var("SIM_TRACE").is_ok_and(|v| v != "0");
         match schedule::run_seed_caught(seed, trace) {
-            Ok(summary) => eprintln!("{summary}"),
+            Ok(summary) => eprintln!("{}", summary.line),
             Err(msg) => panic!("{msg}"),
         }
         return;

@@ -72,7 +72,7 @@ const PROGRESS_BOUND_MS: u64 = 60 * ELECTION_TIMEOUT as u64;
 const LOG_CHECK_EVERY_MS: u64 = 50;
 
 /// Run one seed; a panic inside the core is reported like a violation.
-pub fn run_seed_caught(seed: u64, trace: bool) -> Result<String, String> {
+pub fn run_seed_caught(seed: u64, trace: bool) -> Result<Summary, String> {
     match catch_unwind(AssertUnwindSafe(|| run_seed(seed, trace))) {
         Ok(r) => r,
         Err(p) => {
@@ -310,7 +310,7 @@ fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<(), String> {
     ))
 }
 
-pub fn run_seed(seed: u64, trace: bool) -> Result<String, String> {
+pub fn run_seed(seed: u64, trace: bool) -> Result<Summary, String> {
     let mut p = Profile::from_seed(seed);
     // `SIM_SCALE=<k>` runs k times as many chaos/heal cycles per seed.
     if let Some(k) = std::env::var("SIM_SCALE")
@@ -347,18 +347,106 @@ pub fn run_seed(seed: u64, trace: bool) -> Result<String, String> {
     }
     c.check_logs();
     check(&c, seed)?;
-    Ok(format!(
-        "seed {seed} ok: {} nodes, {}ms, {} leaders, {} committed, {} snapshot installs, reads {} ok {} refused, net {}/{} delivered {:?}, {:?}",
-        p.nodes,
-        c.now(),
-        c.shared.leaders_elected(),
-        c.shared.committed_count(),
-        c.shared.installs.get(),
-        c.shared.reads_ok.get(),
-        c.shared.reads_failed.get(),
-        c.net.stats.delivered,
-        c.net.stats.sent,
-        c.net.stats.by_kind,
-        c.counts
-    ))
+    let totals = Totals {
+        seeds: 1,
+        sim_ms: c.now(),
+        leaders: c.shared.leaders_elected() as u64,
+        committed: c.shared.committed_count() as u64,
+        entries: c.counts.entries,
+        snapshots: c.counts.snapshots,
+        installs: c.shared.installs.get(),
+        reads_ok: c.shared.reads_ok.get(),
+        reads_refused: c.shared.reads_failed.get(),
+        crashes: c.counts.crashes,
+        joins: c.counts.joins,
+        removals: c.counts.removals,
+        transfers: c.counts.transfers,
+        partitions: c.counts.partitions,
+        delivered: c.net.stats.delivered,
+        dropped: c.net.stats.dropped,
+        duplicated: c.net.stats.duplicated,
+    };
+    let line = format!(
+        "seed {seed} ok: {} nodes, {totals}, messages by kind {:?}",
+        p.nodes, c.net.stats.by_kind
+    );
+    Ok(Summary { line, totals })
+}
+
+/// What one seed (or several, added up) exercised.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Totals {
+    pub seeds: u64,
+    pub sim_ms: u64,
+    pub leaders: u64,
+    pub committed: u64,
+    pub entries: u64,
+    pub snapshots: u64,
+    pub installs: u64,
+    pub reads_ok: u64,
+    pub reads_refused: u64,
+    pub crashes: u64,
+    pub joins: u64,
+    pub removals: u64,
+    pub transfers: u64,
+    pub partitions: u64,
+    pub delivered: u64,
+    pub dropped: u64,
+    pub duplicated: u64,
+}
+
+impl Totals {
+    pub fn add(&mut self, o: &Totals) {
+        self.seeds += o.seeds;
+        self.sim_ms += o.sim_ms;
+        self.leaders += o.leaders;
+        self.committed += o.committed;
+        self.entries += o.entries;
+        self.snapshots += o.snapshots;
+        self.installs += o.installs;
+        self.reads_ok += o.reads_ok;
+        self.reads_refused += o.reads_refused;
+        self.crashes += o.crashes;
+        self.joins += o.joins;
+        self.removals += o.removals;
+        self.transfers += o.transfers;
+        self.partitions += o.partitions;
+        self.delivered += o.delivered;
+        self.dropped += o.dropped;
+        self.duplicated += o.duplicated;
+    }
+}
+
+impl std::fmt::Display for Totals {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(
+            f,
+            "{} simulated ms, {} leaders elected, {} entries committed ({} client entries), \
+             {} snapshots taken, {} installed, {} reads served, {} refused, {} crashes+restarts, \
+             {} joins, {} removals, {} leader transfers, {} partitions, \
+             messages {} delivered {} dropped {} duplicated",
+            self.sim_ms,
+            self.leaders,
+            self.committed,
+            self.entries,
+            self.snapshots,
+            self.installs,
+            self.reads_ok,
+            self.reads_refused,
+            self.crashes,
+            self.joins,
+            self.removals,
+            self.transfers,
+            self.partitions,
+            self.delivered,
+            self.dropped,
+            self.duplicated
+        )
+    }
+}
+
+/// The outcome of a seed that passed.
+pub struct Summary {
+    pub line: String,
+    pub totals: Totals,
 }

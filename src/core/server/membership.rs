@@ -46,7 +46,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         let node = Rc::new(Node::new(id, user_data));
         {
             let mut nodes = self.nodes.borrow_mut();
-            nodes.push(node.clone(), &self.node_epoch);
+            nodes.push(node.clone());
         }
         if is_self {
             *self.my_node.borrow_mut() = Some(node.clone());
@@ -81,7 +81,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             .notify_membership_event(Some(&rc), None, MembershipEvent::Remove);
         {
             let mut nodes = self.nodes.borrow_mut();
-            nodes.remove(&rc, &self.node_epoch);
+            nodes.remove(&rc);
         }
         if self.leader_id() == rc.id() {
             self.leader_id.set(NODE_ID_NONE);
@@ -95,9 +95,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// Remove every node (used when loading a snapshot's configuration), keeping ourselves.
     pub(crate) fn remove_all_nodes_but_self(&self) {
         let me = self.my_node();
-        self.nodes.borrow_mut().retain(&self.node_epoch, |n| {
-            me.as_ref().is_some_and(|m| Rc::ptr_eq(m, n))
-        });
+        self.nodes
+            .borrow_mut()
+            .retain(|n| me.as_ref().is_some_and(|m| Rc::ptr_eq(m, n)));
     }
 
     /// The configuration change in `entry`, just appended at `idx`, takes effect.

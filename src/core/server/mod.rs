@@ -92,8 +92,9 @@ impl Default for Config {
     }
 }
 
-/// Up to this many nodes, lookups by id scan the list (no hashing).
-const SCAN_MAX: usize = 8;
+/// Node ids below this are found through a dense table (one load); larger
+/// ones through a hash map. Bounds the table at 4 KiB per server.
+const DENSE_IDS: usize = 1024;
 
 /// Address of a node: its identity for the C layer.
 fn addr_of(n: &Node) -> usize {
@@ -105,8 +106,13 @@ fn addr_of(n: &Node) -> usize {
 #[derive(Default)]
 pub(crate) struct Nodes {
     pub(crate) list: Vec<Rc<Node>>,
-    by_id: HashMap<NodeId, Rc<Node>, BuildHasherDefault<IdHasher>>,
-    by_addr: HashMap<usize, Rc<Node>, BuildHasherDefault<IdHasher>>,
+    /// For ids below `DENSE_IDS`: position in `list` plus one (0: absent).
+    dense: Vec<u32>,
+    /// Nodes by address and, for ids outside the dense table, by id: one
+    /// map for both (see [`addr_key`], [`id_key`]) keeps `Nodes` small.
+    keyed: HashMap<u64, Rc<Node>, BuildHasherDefault<IdHasher>>,
+    /// The server's node epoch, shared with every node held here.
+    pub(crate) epoch: Epoch,
 }
 
 /// Every membership change invalidates the server's cached node scans.
@@ -114,49 +120,102 @@ fn bump(epoch: &Epoch) {
     epoch.set(epoch.get().wrapping_add(1));
 }
 
+/// The dense-table slot of `id`, if it has one.
+fn dense_slot(id: NodeId) -> Option<usize> {
+    usize::try_from(id).ok().filter(|&i| i < DENSE_IDS)
+}
+
+/// Map key of a node address: `Node`s are 8-aligned, so the low bit is 0.
+fn addr_key(addr: usize) -> u64 {
+    addr as u64
+}
+
+/// Map key of a node id: odd, so it never equals an address key.
+fn id_key(id: NodeId) -> u64 {
+    (u64::from(id as u32) << 1) | 1
+}
+
 impl Nodes {
-    /// Add `node`, tying it to the server's `epoch`.
-    pub(crate) fn push(&mut self, node: Rc<Node>, epoch: &Epoch) {
-        bump(epoch);
-        node.set_epoch(Some(epoch.clone()));
-        self.by_id.insert(node.id(), node.clone());
-        self.by_addr
-            .insert(Rc::as_ptr(&node) as usize, node.clone());
+    fn bump_epoch(&self) {
+        bump(&self.epoch);
+    }
+    /// Add `node`, tying it to the server's epoch.
+    pub(crate) fn push(&mut self, node: Rc<Node>) {
+        self.bump_epoch();
+        node.set_epoch(Some(self.epoch.clone()));
+        self.keyed.insert(addr_key(addr_of(&node)), node.clone());
         self.list.push(node);
+        self.index_last();
+    }
+    /// Index the last node of `list` by id (the first node with an id wins).
+    fn index_last(&mut self) {
+        let pos = self.list.len();
+        let node = &self.list[pos - 1];
+        match dense_slot(node.id()) {
+            Some(i) => {
+                if self.dense.len() <= i {
+                    self.dense.resize(i + 1, 0);
+                }
+                if self.dense[i] == 0 {
+                    self.dense[i] = pos as u32;
+                }
+            }
+            None => {
+                self.keyed
+                    .entry(id_key(node.id()))
+                    .or_insert_with(|| node.clone());
+            }
+        }
+    }
+    /// Rebuild the id indexes after nodes left `list` (positions moved).
+    fn reindex(&mut self) {
+        self.dense.clear();
+        self.keyed.retain(|&k, _| k & 1 == 0);
+        let list = std::mem::take(&mut self.list);
+        for n in list {
+            self.list.push(n);
+            self.index_last();
+        }
+        self.dense.shrink_to_fit();
     }
     pub(crate) fn get(&self, id: NodeId) -> Option<&Rc<Node>> {
-        // A few nodes are found faster by comparing ids than by hashing.
-        if self.list.len() <= SCAN_MAX {
-            return self.list.iter().find(|n| n.id() == id);
+        match dense_slot(id) {
+            Some(i) => match self.dense.get(i) {
+                Some(&p) if p > 0 => self.list.get(p as usize - 1),
+                _ => None,
+            },
+            None => self.keyed.get(&id_key(id)),
         }
-        self.by_id.get(&id)
     }
     pub(crate) fn by_addr(&self, addr: usize) -> Option<&Rc<Node>> {
-        self.by_addr.get(&addr)
+        if addr & 1 != 0 {
+            return None;
+        }
+        self.keyed.get(&addr_key(addr))
     }
     /// Keep only the nodes for which `keep` holds.
-    pub(crate) fn retain(&mut self, epoch: &Epoch, mut keep: impl FnMut(&Rc<Node>) -> bool) {
-        bump(epoch);
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Rc<Node>) -> bool) {
+        self.bump_epoch();
+        let keyed = &mut self.keyed;
         self.list.retain(|n| {
             let k = keep(n);
             if !k {
                 n.set_epoch(None);
+                keyed.remove(&addr_key(addr_of(n)));
             }
             k
         });
-        let list = &self.list;
-        let kept = |n: &Rc<Node>| list.iter().any(|m| Rc::ptr_eq(m, n));
-        self.by_id.retain(|_, n| kept(n));
-        self.by_addr.retain(|_, n| kept(n));
+        self.reindex();
     }
-    pub(crate) fn remove(&mut self, node: &Rc<Node>, epoch: &Epoch) {
-        bump(epoch);
-        if self.list.iter().any(|n| Rc::ptr_eq(n, node)) {
-            node.set_epoch(None);
-        }
+    pub(crate) fn remove(&mut self, node: &Rc<Node>) {
+        self.bump_epoch();
+        let before = self.list.len();
         self.list.retain(|n| !Rc::ptr_eq(n, node));
-        self.by_id.remove(&node.id());
-        self.by_addr.remove(&(Rc::as_ptr(node) as usize));
+        if self.list.len() != before {
+            node.set_epoch(None);
+            self.keyed.remove(&addr_key(addr_of(node)));
+            self.reindex();
+        }
     }
 }
 
@@ -268,9 +327,6 @@ pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
     /// commit check. Taken while in use, so re-entrant calls just allocate.
     pub(crate) send_buf: Cell<Vec<E>>,
     pub(crate) index_buf: Cell<Vec<Index>>,
-    /// Shared with every node in `nodes` (see [`Epoch`]). Kept last: some
-    /// upstream tests peek at private fields of the handle by offset.
-    pub(crate) node_epoch: Epoch,
 
     _entry: std::marker::PhantomData<E>,
 }
@@ -316,7 +372,6 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             vote_tally: Cell::new(None),
             send_buf: Cell::new(Vec::new()),
             index_buf: Cell::new(Vec::new()),
-            node_epoch: Epoch::default(),
             _entry: std::marker::PhantomData,
         }
     }
@@ -426,7 +481,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// The current node epoch (see [`Epoch`]): cached node scans are valid
     /// while it stays the same.
     pub(crate) fn node_epoch(&self) -> u64 {
-        self.node_epoch.get()
+        self.nodes.borrow().epoch.get()
     }
 
     pub fn my_node(&self) -> Option<Rc<Node>> {
@@ -439,5 +494,41 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// Number of queued linearizable reads.
     pub fn pending_reads(&self) -> usize {
         self.read_queue.borrow().len()
+    }
+}
+
+#[cfg(test)]
+mod nodes_index_tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_addresses_survive_removal() {
+        let mut nodes = Nodes::default();
+        let ids = [5, 2000, -3, 0, 1023, 1024];
+        for id in ids {
+            nodes.push(Rc::new(Node::new(id, 0)));
+        }
+        let e0 = nodes.epoch.get();
+        let five = nodes.get(5).unwrap().clone();
+        nodes.remove(&five);
+        assert!(nodes.epoch.get() != e0);
+        assert!(nodes.get(5).is_none());
+        assert!(nodes.by_addr(addr_of(&five)).is_none());
+        for id in [2000, -3, 0, 1023, 1024] {
+            let n = nodes.get(id).unwrap();
+            assert_eq!(n.id(), id);
+            assert!(Rc::ptr_eq(nodes.by_addr(addr_of(n)).unwrap(), n));
+        }
+        assert!(nodes.get(7).is_none() && nodes.get(5000).is_none());
+        nodes.retain(|n| n.id() >= 1000);
+        assert_eq!(nodes.list.len(), 3);
+        assert!(nodes.get(-3).is_none() && nodes.get(0).is_none());
+        assert_eq!(nodes.get(1024).unwrap().id(), 1024);
+        // A removed node no longer bumps the server's epoch.
+        let e1 = nodes.epoch.get();
+        five.set_voting(false);
+        assert_eq!(nodes.epoch.get(), e1);
+        nodes.get(2000).unwrap().set_voting(false);
+        assert!(nodes.epoch.get() != e1);
     }
 }

@@ -66,7 +66,10 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
 
     /// Whether the local node exists and votes.
     pub fn my_node_is_voting(&self) -> bool {
-        self.my_node().is_some_and(|n| n.is_voting())
+        self.my_node
+            .borrow()
+            .as_ref()
+            .is_some_and(|n| n.is_voting())
     }
     pub fn num_voting_nodes(&self) -> usize {
         self.nodes

@@ -170,8 +170,15 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             let msg_id = self.msg_id.get() + 1;
             self.msg_id.set(msg_id);
             let prev_log_term = self.previous_log_term(next_idx);
-            let mut entries = self.send_buf.take();
-            self.entries_to_send(node, next_idx, &mut entries);
+            // A heartbeat carries nothing: leave the shared buffer alone.
+            let has_entries = next_idx <= self.current_idx();
+            let entries = if has_entries {
+                let mut v = self.send_buf.take();
+                self.entries_to_send(node, next_idx, &mut v);
+                v
+            } else {
+                Vec::new()
+            };
             let n = entries.len() as Index;
             let msg = AppendEntriesRequest {
                 leader_id: self.my_id(),
@@ -192,7 +199,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             let mut entries = msg.entries;
             entries.clear();
             // Keep small buffers only: one huge batch should not pin its memory.
-            if entries.capacity() <= 1024 {
+            if has_entries && entries.capacity() <= 1024 {
                 self.send_buf.set(entries);
             }
             node.set_next_idx(next_idx + n);
@@ -241,7 +248,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             current_idx: 0,
         };
         let r = self.handle_appendentries(req, &mut resp);
-        if let Some(n) = self.node(req.leader_id) {
+        if let Some(n) = self.nodes.borrow().get(req.leader_id) {
             n.update_max_seen_msgid(req.msg_id);
         }
         resp.term = self.current_term();
