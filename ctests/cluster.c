@@ -485,7 +485,7 @@ static cl_msg_t *take_next(cluster_t *cl)
 int cluster_deliver(cluster_t *cl, int max)
 {
     int count = 0;
-    while (cl->head && count < max) {
+    for (int taken = 0; cl->head && taken < max; taken++) {
         cl_msg_t *m = take_next(cl);
         if (cl->drop_pct && cluster_rand(cl, 100) < cl->drop_pct) {
             cl->dropped++;
@@ -532,7 +532,8 @@ void cluster_run(cluster_t *cl, int ms)
             if (!cl->auto_flush)
                 note(n, raft_flush(n->raft, raft_get_index_to_sync(n->raft)));
         }
-        if (cluster_deliver(cl, CL_STEP_DELIVERIES) >= CL_STEP_DELIVERIES) {
+        cluster_deliver(cl, cl->one_hop ? cl->queued : CL_STEP_DELIVERIES);
+        if (cl->one_hop ? cl->queued > CL_STEP_DELIVERIES : cl->head != NULL) {
             /* Messages that keep causing messages: a livelock. Cut it. */
             cl->storms++;
             cluster_drop_all(cl);

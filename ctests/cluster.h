@@ -134,6 +134,8 @@ struct cluster {
      * generator (libc rand() stays the library's, for election timeouts). */
     int drop_pct, dup_pct;                  /* per delivered message, 0-100 */
     int reorder;                            /* pick among the first 8 queued */
+    int one_hop;                            /* cluster_run: a message produced while
+                                               delivering waits for the next step */
     unsigned long long rng;
     int storms;                             /* steps cut short, see cluster_run */
 };
@@ -153,13 +155,15 @@ void cluster_free(cluster_t *cl);
 cl_node_t *cl_node(cluster_t *cl, raft_node_id_t id);
 raft_server_t *cl_raft(cluster_t *cl, raft_node_id_t id);
 
-/* Delivers queued messages (including those produced while delivering) until
- * the queue is empty or max deliveries happened; returns the count. */
+/* Takes queued messages (including those produced while delivering) until
+ * the queue is empty or max were taken, delivering those the network lets
+ * through; returns how many were delivered. */
 int cluster_deliver(cluster_t *cl, int max);
 /* Drops every queued message. */
 void cluster_drop_all(cluster_t *cl);
 /* Advances the clock by ms in 10 ms steps: periodic on every live server,
- * then delivery (at most CL_STEP_DELIVERIES per step; beyond that the queue
+ * then delivery: with one_hop only of what was queued before, otherwise
+ * until the queue is empty (at most CL_STEP_DELIVERIES; beyond that the queue
  * is dropped and cl->storms counts it). */
 void cluster_run(cluster_t *cl, int ms);
 /* Runs until a single leader exists (returns its id) or max_ms pass (0). */

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include "harness.h"
 #include "raft.h"
+#include "raft_private.h"
 
 static int freed;
 static void count_free(raft_entry_t *e)
@@ -70,21 +71,54 @@ static void test_free_func_called_on_last_release(void)
     CHECK_EQ(1, freed);
 }
 
+/* Like upstream, the list function releases every entry and then frees the
+ * array itself with raft_free (valgrind proves the array is not leaked). */
 static void test_release_list(void)
 {
-    raft_entry_t *list[3];
+    raft_entry_t **list = raft_malloc(3 * sizeof(*list));
+    raft_entry_t *kept;
     freed = 0;
     list[0] = custom_entry();
     list[1] = custom_entry();
     list[2] = custom_entry();
-    raft_entry_hold(list[1]);
+    kept = list[1];
+    raft_entry_hold(kept);
     raft_entry_release_list(list, 3);
     CHECK_EQ(2, freed);
-    CHECK_EQ(1, list[1]->refs);
-    raft_entry_release(list[1]);
+    CHECK_EQ(1, kept->refs);
+    raft_entry_release(kept);
     CHECK_EQ(3, freed);
     raft_entry_release_list(NULL, 5);
-    raft_entry_release_list(list, 0);
+    raft_entry_release_list(raft_malloc(sizeof(raft_entry_t *)), 0);
+}
+
+/* The array raft_get_entries_from_idx returns holds a reference to each entry;
+ * raft_entry_release_list gives them back and frees the array (no leak under valgrind). */
+static void test_entries_from_idx_released_as_list(void)
+{
+    raft_server_t *r = raft_new();
+    raft_entry_t **es;
+    raft_index_t n = -1;
+    int i;
+    CHECK(raft_add_node(r, NULL, 1, 1) != NULL);
+    CHECK_EQ(0, raft_set_current_term(r, 1));
+    for (i = 1; i <= 3; i++) {
+        raft_entry_t *e = raft_entry_new(4);
+        e->term = 1;
+        e->id = i;
+        CHECK_EQ(0, raft_append_entry(r, e));
+        raft_entry_release(e);
+    }
+    es = raft_get_entries_from_idx(r, 2, &n);
+    CHECK(es != NULL);
+    CHECK_EQ(2, n);
+    if (es != NULL && n == 2) {
+        CHECK_EQ(2, es[0]->id);
+        CHECK_EQ(3, es[1]->id);
+        CHECK_EQ(2, es[0]->refs); /* the log's and ours */
+    }
+    raft_entry_release_list(es, (size_t)n);
+    raft_destroy(r);
 }
 
 static void test_refs_stick_at_max(void)
@@ -133,6 +167,7 @@ int main(void)
     RUN(test_hold_release);
     RUN(test_free_func_called_on_last_release);
     RUN(test_release_list);
+    RUN(test_entries_from_idx_released_as_list);
     RUN(test_refs_stick_at_max);
     RUN(test_cfg_change_types);
     return harness_finish("test_entry");

@@ -379,10 +379,13 @@ void raft_entry_hold(raft_entry_t *ety);
 void raft_entry_release(raft_entry_t *ety);
 
 /**
- * Release `len` entries of `ety_list` (the array itself is not freed).
+ * Release `len` entries of `ety_list`, then free the array itself with
+ * `raft_free`, as upstream does: it is the way to dispose of the array that
+ * `raft_get_entries_from_idx` returns.
  *
  * # Safety
- * `ety_list` must be NULL or valid for `len` pointers, each NULL or live.
+ * `ety_list` must be NULL or an array from the heap functions, valid for
+ * `len` pointers, each NULL or live.
  */
 void raft_entry_release_list(raft_entry_t **ety_list, size_t len);
 

@@ -22,6 +22,11 @@ pub trait LogStore<E: Entry> {
     fn pop(&self, from_idx: Index, notify: &mut dyn FnMut(&E, Index)) -> Result<()>;
     /// The entry at `idx`, if stored.
     fn get(&self, idx: Index) -> Option<E>;
+    /// Term of the entry at `idx`, if stored. A store can answer without
+    /// handing out (and reference counting) the entry itself.
+    fn term_at(&self, idx: Index) -> Option<Term> {
+        self.get(idx).map(|e| e.term())
+    }
     /// Up to `max` consecutive entries starting at `idx`, appended to `out`;
     /// returns how many were added.
     fn get_batch(&self, idx: Index, max: Index, out: &mut Vec<E>) -> Index;

@@ -82,6 +82,13 @@ impl<E: Entry> MemoryLog<E> {
         self.entries.borrow().get(pos).cloned()
     }
 
+    /// Term of the entry at `idx`, if stored (no clone of the entry).
+    #[inline]
+    pub fn term_at(&self, idx: Index) -> Option<Term> {
+        let pos = self.pos(idx)?;
+        self.entries.borrow().get(pos).map(|e| e.term())
+    }
+
     /// The newest entry.
     pub fn peek_tail(&self) -> Option<E> {
         self.entries.borrow().back().cloned()
@@ -238,6 +245,9 @@ impl<E: Entry> LogStore<E> for MemoryLog<E> {
     }
     fn get(&self, idx: Index) -> Option<E> {
         MemoryLog::get(self, idx)
+    }
+    fn term_at(&self, idx: Index) -> Option<Term> {
+        MemoryLog::term_at(self, idx)
     }
     fn get_batch(&self, idx: Index, max: Index, out: &mut Vec<E>) -> Index {
         MemoryLog::get_batch(self, idx, max, out)

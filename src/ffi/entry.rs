@@ -71,10 +71,13 @@ pub unsafe extern "C" fn raft_entry_release(ety: *mut raft_entry_t) {
     }
 }
 
-/// Release `len` entries of `ety_list` (the array itself is not freed).
+/// Release `len` entries of `ety_list`, then free the array itself with
+/// `raft_free`, as upstream does: it is the way to dispose of the array that
+/// `raft_get_entries_from_idx` returns.
 ///
 /// # Safety
-/// `ety_list` must be NULL or valid for `len` pointers, each NULL or live.
+/// `ety_list` must be NULL or an array from the heap functions, valid for
+/// `len` pointers, each NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn raft_entry_release_list(ety_list: *mut *mut raft_entry_t, len: usize) {
     if ety_list.is_null() {
@@ -83,6 +86,7 @@ pub unsafe extern "C" fn raft_entry_release_list(ety_list: *mut *mut raft_entry_
     for i in 0..len {
         raft_entry_release(*ety_list.add(i));
     }
+    heap::free(ety_list.cast());
 }
 
 /// 1 if `ety` adds or removes a node (voting or not), else 0.

@@ -600,6 +600,14 @@ impl LogStore<CEntry> for VtableLog {
         unsafe { CEntry::from_owned(f(self.log, idx)) }
     }
 
+    #[inline]
+    fn term_at(&self, idx: Index) -> Option<Term> {
+        match self.builtin() {
+            Some(l) => l.log.term_at(idx),
+            None => self.get(idx).map(|e| core::Entry::term(&e)),
+        }
+    }
+
     fn get_batch(&self, idx: Index, max: Index, out: &mut Vec<CEntry>) -> Index {
         if let Some(l) = self.builtin() {
             return l.log.get_batch(idx, max, out);

@@ -96,6 +96,7 @@ pub(crate) unsafe fn server<'a>(me: *mut raft_server_t) -> Option<&'a CServer> {
 }
 
 /// The server's own `Rc` of the node `p` points at, if `p` is one of its nodes.
+#[inline]
 pub(crate) fn node_of(s: &CServer, p: *mut raft_node_t) -> Option<Rc<Node>> {
     s.node_by_addr(p as usize)
 }

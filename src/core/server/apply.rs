@@ -89,6 +89,12 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// Apply committed entries and answer ready reads, for at most half a
     /// request timeout so heartbeats are not starved.
     pub fn exec_operations(&self) -> Result<()> {
+        // Idle (nothing committed to apply, no read waiting): this runs on
+        // every periodic tick and flush, so skip the clock callback too.
+        if self.last_applied_idx() >= self.commit_idx() && self.read_queue.borrow().is_empty() {
+            self.pending_operations.set(false);
+            return Ok(());
+        }
         self.exec_deadline
             .set(self.time_millis() + self.request_timeout() / 2);
         self.pending_operations.set(false);

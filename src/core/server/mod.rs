@@ -178,6 +178,7 @@ impl Nodes {
         }
         self.dense.shrink_to_fit();
     }
+    #[inline]
     pub(crate) fn get(&self, id: NodeId) -> Option<&Rc<Node>> {
         match dense_slot(id) {
             Some(i) => match self.dense.get(i) {
@@ -187,6 +188,7 @@ impl Nodes {
             None => self.keyed.get(&id_key(id)),
         }
     }
+    #[inline]
     pub(crate) fn by_addr(&self, addr: usize) -> Option<&Rc<Node>> {
         if addr & 1 != 0 {
             return None;
@@ -466,6 +468,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
     /// The server's node whose address is `addr` (identity lookup for the C
     /// layer, which holds `Rc::as_ptr` of nodes); never dereferences `addr`.
+    #[inline]
     pub fn node_by_addr(&self, addr: usize) -> Option<Rc<Node>> {
         self.nodes.borrow().by_addr(addr).cloned()
     }

@@ -33,8 +33,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
     /// Term of the entry at `idx`, falling back to the snapshot for its last index.
     pub(crate) fn term_at(&self, idx: Index) -> Option<Term> {
-        match self.entry_at(idx) {
-            Some(e) => Some(e.term()),
+        let stored = if idx > 0 { self.log.term_at(idx) } else { None };
+        match stored {
+            Some(t) => Some(t),
             None if idx == self.snapshot_last_idx() => Some(self.snapshot_last_term()),
             None if idx == 0 => Some(0),
             None => None,
@@ -50,10 +51,13 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
     /// Term of the entry before `idx`, as sent in `prev_log_term`.
     pub(crate) fn previous_log_term(&self, idx: Index) -> Term {
-        match self.entry_at(idx - 1) {
-            Some(e) => e.term(),
-            None => self.snapshot_last_term(),
-        }
+        let prev = idx - 1;
+        let stored = if prev > 0 {
+            self.log.term_at(prev)
+        } else {
+            None
+        };
+        stored.unwrap_or_else(|| self.snapshot_last_term())
     }
     /// First index a reader of the log may ask for.
     pub fn first_entry_idx(&self) -> Index {

@@ -135,12 +135,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
 
     /// Entries to send `node` from `idx` into `out`: the host's choice when
-    /// it has one.
-    fn entries_to_send(&self, node: &Node, idx: Index, out: &mut Vec<E>) {
-        let current = self.current_idx();
-        if current < idx {
-            return;
-        }
+    /// it has one. `current` is the log's last index, at least `idx`.
+    fn entries_to_send(&self, node: &Node, idx: Index, current: Index, out: &mut Vec<E>) {
         let max = (current - idx + 1).min(MAX_ENTRIES_PER_REQUEST);
         if self.host.get_entries_to_send(node, idx, max, out).is_none() {
             out.clear();
@@ -171,10 +167,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             self.msg_id.set(msg_id);
             let prev_log_term = self.previous_log_term(next_idx);
             // A heartbeat carries nothing: leave the shared buffer alone.
-            let has_entries = next_idx <= self.current_idx();
+            let current = self.current_idx();
+            let has_entries = next_idx <= current;
             let entries = if has_entries {
                 let mut v = self.send_buf.take();
-                self.entries_to_send(node, next_idx, &mut v);
+                self.entries_to_send(node, next_idx, current, &mut v);
                 v
             } else {
                 Vec::new()
