@@ -27,6 +27,18 @@ pub fn guard<T>(default: T, f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// The export pattern for a pointer argument: `default` when `p` is NULL or
+/// when `f` panics, else `f(&*p)`.
+///
+/// # Safety
+/// `p` must be NULL or valid for reads for the duration of the call.
+pub unsafe fn with_ref<T, R: Copy>(p: *const T, default: R, f: impl FnOnce(&T) -> R) -> R {
+    guard(default, || match p.as_ref() {
+        Some(r) => f(r),
+        None => default,
+    })
+}
+
 /// A shared reference from a possibly-NULL pointer.
 ///
 /// # Safety

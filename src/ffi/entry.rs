@@ -42,11 +42,13 @@ pub extern "C" fn raft_entry_new(data_len: c_uint) -> *mut raft_entry_t {
 /// `ety` must be NULL or a live entry.
 #[no_mangle]
 pub unsafe extern "C" fn raft_entry_hold(ety: *mut raft_entry_t) {
-    if let Some(e) = ety.as_mut() {
-        if e.refs != REFS_STUCK {
-            e.refs += 1;
+    guard((), || {
+        if let Some(e) = ety.as_mut() {
+            if e.refs != REFS_STUCK {
+                e.refs += 1;
+            }
         }
-    }
+    })
 }
 
 /// Drop a reference to `ety`, freeing it when none remain (NULL is ignored).
@@ -55,20 +57,22 @@ pub unsafe extern "C" fn raft_entry_hold(ety: *mut raft_entry_t) {
 /// `ety` must be NULL or a live entry the caller holds a reference to.
 #[no_mangle]
 pub unsafe extern "C" fn raft_entry_release(ety: *mut raft_entry_t) {
-    let Some(e) = ety.as_mut() else { return };
-    match e.refs {
-        REFS_STUCK => {}
-        // Already 0: a double release or a non-counted entry; freeing again would corrupt the heap.
-        0 => {}
-        1 => {
-            e.refs = 0;
-            match e.free_func {
-                Some(f) => f(ety),
-                None => heap::free(ety.cast()),
+    guard((), || {
+        let Some(e) = ety.as_mut() else { return };
+        match e.refs {
+            REFS_STUCK => {}
+            // Already 0: a double release or a non-counted entry; freeing again would corrupt the heap.
+            0 => {}
+            1 => {
+                e.refs = 0;
+                match e.free_func {
+                    Some(f) => f(ety),
+                    None => heap::free(ety.cast()),
+                }
             }
+            _ => e.refs -= 1,
         }
-        _ => e.refs -= 1,
-    }
+    })
 }
 
 /// Release `len` entries of `ety_list`, then free the array itself with
@@ -80,13 +84,15 @@ pub unsafe extern "C" fn raft_entry_release(ety: *mut raft_entry_t) {
 /// `len` pointers, each NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn raft_entry_release_list(ety_list: *mut *mut raft_entry_t, len: usize) {
-    if ety_list.is_null() {
-        return;
-    }
-    for i in 0..len {
-        raft_entry_release(*ety_list.add(i));
-    }
-    heap::free(ety_list.cast());
+    guard((), || {
+        if ety_list.is_null() {
+            return;
+        }
+        for i in 0..len {
+            raft_entry_release(*ety_list.add(i));
+        }
+        heap::free(ety_list.cast());
+    })
 }
 
 /// 1 if `ety` adds or removes a node (voting or not), else 0.
@@ -95,8 +101,10 @@ pub unsafe extern "C" fn raft_entry_release_list(ety_list: *mut *mut raft_entry_
 /// `ety` must be NULL or a live entry.
 #[no_mangle]
 pub unsafe extern "C" fn raft_entry_is_cfg_change(ety: *mut raft_entry_t) -> c_int {
-    ety.as_ref()
-        .is_some_and(|e| log_type::is_cfg_change(e.type_ as i32)) as c_int
+    guard(0, || {
+        ety.as_ref()
+            .is_some_and(|e| log_type::is_cfg_change(e.type_ as i32)) as c_int
+    })
 }
 
 /// 1 if `ety` changes the set of voters, else 0.
@@ -105,8 +113,10 @@ pub unsafe extern "C" fn raft_entry_is_cfg_change(ety: *mut raft_entry_t) -> c_i
 /// `ety` must be NULL or a live entry.
 #[no_mangle]
 pub unsafe extern "C" fn raft_entry_is_voting_cfg_change(ety: *mut raft_entry_t) -> c_int {
-    ety.as_ref()
-        .is_some_and(|e| log_type::is_voting_cfg_change(e.type_ as i32)) as c_int
+    guard(0, || {
+        ety.as_ref()
+            .is_some_and(|e| log_type::is_voting_cfg_change(e.type_ as i32)) as c_int
+    })
 }
 
 /// One counted reference to a C entry: `Clone` holds, `Drop` releases.

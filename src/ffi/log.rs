@@ -154,10 +154,12 @@ pub unsafe extern "C" fn raft_log_set_callbacks(
     funcs: *mut raft_log_cbs_t,
     raft: *mut c_void,
 ) {
-    if let Some(l) = log_ref(me) {
-        l.cbs.set(funcs.as_ref().copied().unwrap_or_default());
-        l.raft.set(raft);
-    }
+    guard((), || {
+        if let Some(l) = log_ref(me) {
+            l.cbs.set(funcs.as_ref().copied().unwrap_or_default());
+            l.raft.set(raft);
+        }
+    })
 }
 
 /// Free the log, releasing the entries it holds.
@@ -212,7 +214,7 @@ pub unsafe extern "C" fn raft_log_append_entry(me: *mut raft_log_t, c: *mut raft
 /// `me` must be NULL or a live log.
 #[no_mangle]
 pub unsafe extern "C" fn raft_log_count(me: *mut raft_log_t) -> raft_index_t {
-    log_ref(me).map_or(0, |l| l.log.count())
+    guard(0, || log_ref(me).map_or(0, |l| l.log.count()))
 }
 
 /// Delete `idx` and everything after it, newest first. -1 for `idx == 0`.
@@ -299,9 +301,11 @@ pub unsafe extern "C" fn raft_log_get_at_idx(
     me: *mut raft_log_t,
     idx: raft_index_t,
 ) -> *mut raft_entry_t {
-    log_ref(me)
-        .and_then(|l| l.log.get(idx))
-        .map_or(ptr::null_mut(), |e| e.as_ptr())
+    guard(ptr::null_mut(), || {
+        log_ref(me)
+            .and_then(|l| l.log.get(idx))
+            .map_or(ptr::null_mut(), |e| e.as_ptr())
+    })
 }
 
 /// The newest entry (borrowed), or NULL.
@@ -310,9 +314,11 @@ pub unsafe extern "C" fn raft_log_get_at_idx(
 /// `me` must be NULL or a live log.
 #[no_mangle]
 pub unsafe extern "C" fn raft_log_peektail(me: *mut raft_log_t) -> *mut raft_entry_t {
-    log_ref(me)
-        .and_then(|l| l.log.peek_tail())
-        .map_or(ptr::null_mut(), |e| e.as_ptr())
+    guard(ptr::null_mut(), || {
+        log_ref(me)
+            .and_then(|l| l.log.peek_tail())
+            .map_or(ptr::null_mut(), |e| e.as_ptr())
+    })
 }
 
 /// Index of the newest entry (the base when empty).
@@ -321,7 +327,7 @@ pub unsafe extern "C" fn raft_log_peektail(me: *mut raft_log_t) -> *mut raft_ent
 /// `me` must be NULL or a live log.
 #[no_mangle]
 pub unsafe extern "C" fn raft_log_get_current_idx(me: *mut raft_log_t) -> raft_index_t {
-    log_ref(me).map_or(0, |l| l.log.current_idx())
+    guard(0, || log_ref(me).map_or(0, |l| l.log.current_idx()))
 }
 
 /// Empty the log (after the `log_clear` hooks) so that `idx` is its base.
@@ -350,7 +356,7 @@ pub unsafe extern "C" fn raft_log_load_from_snapshot(
 /// `me` must be NULL or a live log.
 #[no_mangle]
 pub unsafe extern "C" fn raft_log_get_base(me: *mut raft_log_t) -> raft_index_t {
-    log_ref(me).map_or(0, |l| l.log.base())
+    guard(0, || log_ref(me).map_or(0, |l| l.log.base()))
 }
 
 // ---- raft_log_internal_impl ----

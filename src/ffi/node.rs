@@ -9,16 +9,11 @@
 use std::ffi::{c_int, c_void};
 use std::rc::Rc;
 
+use super::boundary::with_ref;
 use super::types::{
     raft_index_t, raft_msg_id_t, raft_node_id_t, raft_node_t, raft_size_t, RAFT_NODE_ID_NONE,
 };
 use crate::core::Node;
-
-/// # Safety
-/// `p` must be NULL or point at a live node.
-unsafe fn node<'a>(p: *mut raft_node_t) -> Option<&'a Node> {
-    p.as_ref()
-}
 
 /// A standalone node (not part of any server), voting, `next_idx` 1.
 #[no_mangle]
@@ -34,9 +29,11 @@ pub extern "C" fn raft_node_new(udata: *mut c_void, id: raft_node_id_t) -> *mut 
 /// `me` must be NULL or come from `raft_node_new` and not be used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_free(me: *mut raft_node_t) {
-    if !me.is_null() {
-        drop(Rc::from_raw(me as *const Node));
-    }
+    super::boundary::guard((), || {
+        if !me.is_null() {
+            drop(Rc::from_raw(me as *const Node));
+        }
+    })
 }
 
 /// The node's id.
@@ -45,7 +42,7 @@ pub unsafe extern "C" fn raft_node_free(me: *mut raft_node_t) {
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_get_id(me: *mut raft_node_t) -> raft_node_id_t {
-    node(me).map_or(RAFT_NODE_ID_NONE, |n| n.id())
+    with_ref(me, RAFT_NODE_ID_NONE, |n| n.id())
 }
 
 /// Index of the next entry to send to this node.
@@ -54,7 +51,7 @@ pub unsafe extern "C" fn raft_node_get_id(me: *mut raft_node_t) -> raft_node_id_
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_get_next_idx(me: *mut raft_node_t) -> raft_index_t {
-    node(me).map_or(0, |n| n.next_idx())
+    with_ref(me, 0, |n| n.next_idx())
 }
 
 /// Set the next index to send (values below 1 become 1).
@@ -63,9 +60,7 @@ pub unsafe extern "C" fn raft_node_get_next_idx(me: *mut raft_node_t) -> raft_in
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_set_next_idx(me: *mut raft_node_t, idx: raft_index_t) {
-    if let Some(n) = node(me) {
-        n.set_next_idx(idx)
-    }
+    with_ref(me, (), |n| n.set_next_idx(idx))
 }
 
 /// Highest index known to be replicated on this node.
@@ -74,7 +69,7 @@ pub unsafe extern "C" fn raft_node_set_next_idx(me: *mut raft_node_t, idx: raft_
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_get_match_idx(me: *mut raft_node_t) -> raft_index_t {
-    node(me).map_or(0, |n| n.match_idx())
+    with_ref(me, 0, |n| n.match_idx())
 }
 
 /// Set the highest replicated index.
@@ -83,9 +78,7 @@ pub unsafe extern "C" fn raft_node_get_match_idx(me: *mut raft_node_t) -> raft_i
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_set_match_idx(me: *mut raft_node_t, idx: raft_index_t) {
-    if let Some(n) = node(me) {
-        n.set_match_idx(idx)
-    }
+    with_ref(me, (), |n| n.set_match_idx(idx))
 }
 
 /// The user's pointer.
@@ -94,7 +87,7 @@ pub unsafe extern "C" fn raft_node_set_match_idx(me: *mut raft_node_t, idx: raft
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_get_udata(me: *mut raft_node_t) -> *mut c_void {
-    node(me).map_or(std::ptr::null_mut(), |n| n.user_data() as *mut c_void)
+    with_ref(me, std::ptr::null_mut(), |n| n.user_data() as *mut c_void)
 }
 
 /// Set the user's pointer.
@@ -103,9 +96,7 @@ pub unsafe extern "C" fn raft_node_get_udata(me: *mut raft_node_t) -> *mut c_voi
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_set_udata(me: *mut raft_node_t, user_data: *mut c_void) {
-    if let Some(n) = node(me) {
-        n.set_user_data(user_data as usize)
-    }
+    with_ref(me, (), |n| n.set_user_data(user_data as usize))
 }
 
 /// Make the node voting (non-zero) or non-voting.
@@ -114,9 +105,7 @@ pub unsafe extern "C" fn raft_node_set_udata(me: *mut raft_node_t, user_data: *m
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_set_voting(me: *mut raft_node_t, voting: c_int) {
-    if let Some(n) = node(me) {
-        n.set_voting(voting != 0)
-    }
+    with_ref(me, (), |n| n.set_voting(voting != 0))
 }
 
 /// 1 if the node votes.
@@ -125,7 +114,7 @@ pub unsafe extern "C" fn raft_node_set_voting(me: *mut raft_node_t, voting: c_in
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_is_voting(me: *mut raft_node_t) -> c_int {
-    node(me).map_or(0, |n| n.is_voting() as c_int)
+    with_ref(me, 0, |n| n.is_voting() as c_int)
 }
 
 /// 1 if a non-voting node has caught up with the log.
@@ -134,7 +123,7 @@ pub unsafe extern "C" fn raft_node_is_voting(me: *mut raft_node_t) -> c_int {
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_has_sufficient_logs(me: *mut raft_node_t) -> c_int {
-    node(me).map_or(0, |n| n.has_sufficient_logs() as c_int)
+    with_ref(me, 0, |n| n.has_sufficient_logs() as c_int)
 }
 
 /// Mark whether the node has caught up.
@@ -146,9 +135,9 @@ pub unsafe extern "C" fn raft_node_set_has_sufficient_logs(
     me: *mut raft_node_t,
     has_sufficient_log: c_int,
 ) {
-    if let Some(n) = node(me) {
+    with_ref(me, (), |n| {
         n.set_has_sufficient_logs(has_sufficient_log != 0)
-    }
+    })
 }
 
 /// 1 unless the node is being removed.
@@ -157,7 +146,7 @@ pub unsafe extern "C" fn raft_node_set_has_sufficient_logs(
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_is_active(me: *mut raft_node_t) -> c_int {
-    node(me).map_or(0, |n| n.is_active() as c_int)
+    with_ref(me, 0, |n| n.is_active() as c_int)
 }
 
 /// Mark the node active or inactive.
@@ -166,9 +155,7 @@ pub unsafe extern "C" fn raft_node_is_active(me: *mut raft_node_t) -> c_int {
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_set_active(me: *mut raft_node_t, active: c_int) {
-    if let Some(n) = node(me) {
-        n.set_active(active != 0)
-    }
+    with_ref(me, (), |n| n.set_active(active != 0))
 }
 
 /// 1 once the node's voting status is committed.
@@ -177,7 +164,7 @@ pub unsafe extern "C" fn raft_node_set_active(me: *mut raft_node_t, active: c_in
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_is_voting_committed(me: *mut raft_node_t) -> c_int {
-    node(me).map_or(0, |n| n.is_voting_committed() as c_int)
+    with_ref(me, 0, |n| n.is_voting_committed() as c_int)
 }
 
 /// Mark the node's voting status committed.
@@ -186,9 +173,7 @@ pub unsafe extern "C" fn raft_node_is_voting_committed(me: *mut raft_node_t) -> 
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_set_voting_committed(me: *mut raft_node_t, voting: c_int) {
-    if let Some(n) = node(me) {
-        n.set_voting_committed(voting != 0)
-    }
+    with_ref(me, (), |n| n.set_voting_committed(voting != 0))
 }
 
 /// 1 once the node's addition is committed.
@@ -197,7 +182,7 @@ pub unsafe extern "C" fn raft_node_set_voting_committed(me: *mut raft_node_t, vo
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_is_addition_committed(me: *mut raft_node_t) -> c_int {
-    node(me).map_or(0, |n| n.is_addition_committed() as c_int)
+    with_ref(me, 0, |n| n.is_addition_committed() as c_int)
 }
 
 /// Mark the node's addition committed.
@@ -206,9 +191,7 @@ pub unsafe extern "C" fn raft_node_is_addition_committed(me: *mut raft_node_t) -
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_set_addition_committed(me: *mut raft_node_t, committed: c_int) {
-    if let Some(n) = node(me) {
-        n.set_addition_committed(committed != 0)
-    }
+    with_ref(me, (), |n| n.set_addition_committed(committed != 0))
 }
 
 /// Record whether the node voted for this server.
@@ -217,9 +200,7 @@ pub unsafe extern "C" fn raft_node_set_addition_committed(me: *mut raft_node_t, 
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_vote_for_me(me: *mut raft_node_t, vote: c_int) {
-    if let Some(n) = node(me) {
-        n.vote_for_me(vote != 0)
-    }
+    with_ref(me, (), |n| n.vote_for_me(vote != 0))
 }
 
 /// 1 if the node voted for this server in the current election.
@@ -228,7 +209,7 @@ pub unsafe extern "C" fn raft_node_vote_for_me(me: *mut raft_node_t, vote: c_int
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_has_vote_for_me(me: *mut raft_node_t) -> c_int {
-    node(me).map_or(0, |n| n.has_vote_for_me() as c_int)
+    with_ref(me, 0, |n| n.has_vote_for_me() as c_int)
 }
 
 /// Set the id of the last message sent to the node that it acknowledged.
@@ -237,9 +218,7 @@ pub unsafe extern "C" fn raft_node_has_vote_for_me(me: *mut raft_node_t) -> c_in
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_set_match_msgid(me: *mut raft_node_t, msgid: raft_msg_id_t) {
-    if let Some(n) = node(me) {
-        n.set_match_msgid(msgid)
-    }
+    with_ref(me, (), |n| n.set_match_msgid(msgid))
 }
 
 /// Id of the last acknowledged message.
@@ -248,7 +227,7 @@ pub unsafe extern "C" fn raft_node_set_match_msgid(me: *mut raft_node_t, msgid: 
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_get_match_msgid(me: *mut raft_node_t) -> raft_msg_id_t {
-    node(me).map_or(0, |n| n.match_msgid())
+    with_ref(me, 0, |n| n.match_msgid())
 }
 
 /// Set the id of the next message to the node.
@@ -257,9 +236,7 @@ pub unsafe extern "C" fn raft_node_get_match_msgid(me: *mut raft_node_t) -> raft
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_set_next_msgid(me: *mut raft_node_t, msgid: raft_msg_id_t) {
-    if let Some(n) = node(me) {
-        n.set_next_msgid(msgid)
-    }
+    with_ref(me, (), |n| n.set_next_msgid(msgid))
 }
 
 /// Id of the next message to the node.
@@ -268,7 +245,7 @@ pub unsafe extern "C" fn raft_node_set_next_msgid(me: *mut raft_node_t, msgid: r
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_get_next_msgid(me: *mut raft_node_t) -> raft_msg_id_t {
-    node(me).map_or(0, |n| n.next_msgid())
+    with_ref(me, 0, |n| n.next_msgid())
 }
 
 /// Remember `msg_id` if it is the highest seen from the node.
@@ -280,9 +257,7 @@ pub unsafe extern "C" fn raft_node_update_max_seen_msg_id(
     me: *mut raft_node_t,
     msg_id: raft_msg_id_t,
 ) {
-    if let Some(n) = node(me) {
-        n.update_max_seen_msgid(msg_id)
-    }
+    with_ref(me, (), |n| n.update_max_seen_msgid(msg_id))
 }
 
 /// Highest message id seen from the node.
@@ -291,7 +266,7 @@ pub unsafe extern "C" fn raft_node_update_max_seen_msg_id(
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_get_max_seen_msg_id(me: *mut raft_node_t) -> raft_msg_id_t {
-    node(me).map_or(0, |n| n.max_seen_msgid())
+    with_ref(me, 0, |n| n.max_seen_msgid())
 }
 
 /// Offset of the next snapshot chunk to send to the node.
@@ -300,7 +275,7 @@ pub unsafe extern "C" fn raft_node_get_max_seen_msg_id(me: *mut raft_node_t) -> 
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_get_snapshot_offset(me: *mut raft_node_t) -> raft_size_t {
-    node(me).map_or(0, |n| n.snapshot_offset())
+    with_ref(me, 0, |n| n.snapshot_offset())
 }
 
 /// Set the next snapshot offset.
@@ -312,9 +287,7 @@ pub unsafe extern "C" fn raft_node_set_snapshot_offset(
     me: *mut raft_node_t,
     snapshot_offset: raft_size_t,
 ) {
-    if let Some(n) = node(me) {
-        n.set_snapshot_offset(snapshot_offset)
-    }
+    with_ref(me, (), |n| n.set_snapshot_offset(snapshot_offset))
 }
 
 /// Reset every flag: not voting, no vote for me, nothing committed.
@@ -323,7 +296,5 @@ pub unsafe extern "C" fn raft_node_set_snapshot_offset(
 /// `me` must be NULL or a live node.
 #[no_mangle]
 pub unsafe extern "C" fn raft_node_clear_flags(me: *mut raft_node_t) {
-    if let Some(n) = node(me) {
-        n.clear_flags()
-    }
+    with_ref(me, (), |n| n.clear_flags())
 }

@@ -210,15 +210,17 @@ pub unsafe extern "C" fn raft_new_with_log(
 /// `me` must be NULL or a server from `raft_new*`, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn raft_destroy(me: *mut raft_server_t) {
-    let Some(h) = handle(me) else { return };
-    if h.depth.get() > 0 {
-        // Called from a callback: the server is still in use below us. It
-        // stops answering now and is freed when the outermost call returns.
-        h.magic.set(0);
-        h.doomed.set(true);
-        return;
-    }
-    destroy_now(me);
+    guard((), || {
+        let Some(h) = handle(me) else { return };
+        if h.depth.get() > 0 {
+            // Called from a callback: the server is still in use below us. It
+            // stops answering now and is freed when the outermost call returns.
+            h.magic.set(0);
+            h.doomed.set(true);
+            return;
+        }
+        destroy_now(me);
+    })
 }
 
 /// The user data given to `raft_set_callbacks`; NULL for NULL or a non-server pointer.
@@ -228,7 +230,9 @@ pub unsafe extern "C" fn raft_destroy(me: *mut raft_server_t) {
 /// point to 8 readable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn raft_get_udata(me: *mut raft_server_t) -> *mut c_void {
-    handle(me).map_or(ptr::null_mut(), |s| s.udata())
+    guard(ptr::null_mut(), || {
+        handle(me).map_or(ptr::null_mut(), |s| s.udata())
+    })
 }
 
 /// Install the callbacks (copied) and the user data passed to them.
@@ -241,12 +245,14 @@ pub unsafe extern "C" fn raft_set_callbacks(
     funcs: *mut raft_cbs_t,
     user_data: *mut c_void,
 ) {
-    let Some(h) = handle(me) else { return };
-    h.udata.set(user_data);
-    if let Some(s) = h.server.get() {
-        s.host()
-            .set_callbacks(funcs.as_ref().copied().unwrap_or_default());
-    }
+    guard((), || {
+        let Some(h) = handle(me) else { return };
+        h.udata.set(user_data);
+        if let Some(s) = h.server.get() {
+            s.host()
+                .set_callbacks(funcs.as_ref().copied().unwrap_or_default());
+        }
+    })
 }
 
 getters! {
@@ -312,14 +318,16 @@ getters! {
 /// `me` must be NULL or a server.
 #[no_mangle]
 pub unsafe extern "C" fn raft_get_state_str(me: *mut raft_server_t) -> *const c_char {
-    let name: &'static [u8] = match server(me).map(|s| s.state()) {
-        Some(State::Follower) => b"follower\0",
-        Some(State::PreCandidate) => b"pre-candidate\0",
-        Some(State::Candidate) => b"candidate\0",
-        Some(State::Leader) => b"leader\0",
-        None => b"unknown\0",
-    };
-    name.as_ptr() as *const c_char
+    guard(ptr::null(), || {
+        let name: &'static [u8] = match server(me).map(|s| s.state()) {
+            Some(State::Follower) => b"follower\0",
+            Some(State::PreCandidate) => b"pre-candidate\0",
+            Some(State::Candidate) => b"candidate\0",
+            Some(State::Leader) => b"leader\0",
+            None => b"unknown\0",
+        };
+        name.as_ptr() as *const c_char
+    })
 }
 
 /// # Safety
@@ -805,10 +813,12 @@ pub(crate) unsafe fn config_set(me: *mut raft_server_t, key: c_int, value: i64) 
 /// 1 when `nvotes` is a majority of `nnodes` (upstream's test suite declares and calls this).
 #[no_mangle]
 pub extern "C" fn raft_votes_is_majority(nnodes: c_int, nvotes: c_int) -> c_int {
-    match (usize::try_from(nnodes), usize::try_from(nvotes)) {
-        (Ok(n), Ok(v)) => core::server::votes_is_majority(n, v) as c_int,
-        _ => 0,
-    }
+    guard(0, || {
+        match (usize::try_from(nnodes), usize::try_from(nvotes)) {
+            (Ok(n), Ok(v)) => core::server::votes_is_majority(n, v) as c_int,
+            _ => 0,
+        }
+    })
 }
 
 #[cfg(test)]
