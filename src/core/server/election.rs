@@ -147,6 +147,34 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         Ok(())
     }
 
+    /// The common start of handling a leader's request (AppendEntries or a
+    /// snapshot chunk): adopt a newer term, follow the sender and stop any
+    /// leader transfer. `Ok(false)` when the request's term is stale and it
+    /// must be answered without being acted on; `what` names it in the debug log.
+    pub(crate) fn accept_leader_request(
+        &self,
+        term: Term,
+        leader: NodeId,
+        what: &str,
+    ) -> Result<bool> {
+        match self.receive_term(term) {
+            Ok(()) => {}
+            Err(Error::StaleTerm) => {
+                self.debug(leader, || {
+                    format!(
+                        "{what} term {term} is less than current term {}",
+                        self.current_term()
+                    )
+                });
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        }
+        self.accept_leader(leader);
+        self.reset_transfer_leader(false);
+        Ok(true)
+    }
+
     /// Send a (pre-)vote request for our candidacy to `node`.
     pub fn send_requestvote(&self, node: &Node) -> Result<()> {
         self.debug(node.id(), || {

@@ -260,22 +260,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         req: &AppendEntriesRequest<E>,
         resp: &mut AppendEntriesResponse,
     ) -> Result<()> {
-        match self.receive_term(req.term) {
-            Ok(()) => {}
-            Err(Error::StaleTerm) => {
-                self.debug(req.leader_id, || {
-                    format!(
-                        "AE term {} is less than current term {}",
-                        req.term,
-                        self.current_term()
-                    )
-                });
-                return Ok(());
-            }
-            Err(e) => return Err(e),
+        if !self.accept_leader_request(req.term, req.leader_id, "AE")? {
+            return Ok(());
         }
-        self.accept_leader(req.leader_id);
-        self.reset_transfer_leader(false);
 
         // Entries up to the snapshot are committed, so they match the leader's.
         let compacted = self.snapshot_last_idx();

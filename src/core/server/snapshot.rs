@@ -262,22 +262,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         len: Size,
         resp: &mut SnapshotResponse,
     ) -> Result<()> {
-        match self.receive_term(req.term) {
-            Ok(()) => {}
-            Err(Error::StaleTerm) => {
-                self.debug(req.leader_id, || {
-                    format!(
-                        "Snapshot req term {} is less than current term {}",
-                        req.term,
-                        self.current_term()
-                    )
-                });
-                return Ok(());
-            }
-            Err(e) => return Err(e),
+        if !self.accept_leader_request(req.term, req.leader_id, "Snapshot req")? {
+            return Ok(());
         }
-        self.accept_leader(req.leader_id);
-        self.reset_transfer_leader(false);
 
         // Everything the snapshot covers is already ours: in our snapshot, or
         // committed in our log (committed entries are the same on every
