@@ -2,8 +2,8 @@
 
 use super::Server;
 use crate::core::{
-    log_type, Entry, Error, Host, LogStore, Node, NodeId, RequestVoteRequest, RequestVoteResponse,
-    Result, State, Term, NODE_ID_NONE,
+    log_type, Entry, Error, Host, LogStore, MsgId, Node, NodeId, RequestVoteRequest,
+    RequestVoteResponse, Result, State, Term, NODE_ID_NONE,
 };
 
 impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
@@ -173,6 +173,30 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         self.accept_leader(leader);
         self.reset_transfer_leader(false);
         Ok(true)
+    }
+
+    /// The common start of handling a response to a leader's request
+    /// (AppendEntries, snapshot chunk). `Ok(true)` when it is current and must
+    /// be acted on; `Ok(false)` when it was overtaken by a newer response or
+    /// answers another term (a newer term makes us a follower first).
+    pub(crate) fn accept_leader_response(
+        &self,
+        node: &Node,
+        msg_id: MsgId,
+        term: Term,
+    ) -> Result<bool> {
+        if !self.is_leader() {
+            return Err(Error::NotLeader);
+        }
+        if node.match_msgid() > msg_id {
+            return Ok(false);
+        }
+        if self.current_term() < term {
+            self.set_current_term(term)?;
+            self.become_follower();
+            return Ok(false);
+        }
+        Ok(self.current_term() == term)
     }
 
     /// Send a (pre-)vote request for our candidacy to `node`.

@@ -373,19 +373,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         let Some(node) = node else {
             return Err(Error::Callback(-1));
         };
-        if !self.is_leader() {
-            return Err(Error::NotLeader);
-        }
-        if node.match_msgid() > resp.msg_id {
-            // Overtaken by a newer response.
-            return Ok(());
-        }
-        if self.current_term() < resp.term {
-            self.set_current_term(resp.term)?;
-            self.become_follower();
-            return Ok(());
-        }
-        if self.current_term() != resp.term {
+        if !self.accept_leader_response(node, resp.msg_id, resp.term)? {
             return Ok(());
         }
         let current = self.current_idx();

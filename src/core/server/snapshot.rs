@@ -328,19 +328,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         let Some(node) = node else {
             return Err(FAILED);
         };
-        if !self.is_leader() {
-            return Err(Error::NotLeader);
-        }
-        if node.match_msgid() > resp.msg_id {
-            // Overtaken by a newer response.
-            return Ok(());
-        }
-        if self.current_term() < resp.term {
-            self.set_current_term(resp.term)?;
-            self.become_follower();
-            return Ok(());
-        }
-        if self.current_term() != resp.term {
+        if !self.accept_leader_response(node, resp.msg_id, resp.term)? {
             return Ok(());
         }
         node.set_match_msgid(resp.msg_id.min(self.msg_id()));
