@@ -194,6 +194,16 @@ fn server(n: i32) -> Rc<S> {
     s
 }
 
+/// A 3-node follower in term 1 holding `count` entries of term 1 (ids 1..=count).
+fn follower_with_entries(count: i32) -> Rc<S> {
+    let s = server(3);
+    s.set_current_term(1).unwrap();
+    for i in 1..=count {
+        s.append_entry(&ety(1, i)).unwrap();
+    }
+    s
+}
+
 fn leader(n: i32) -> Rc<S> {
     let s = server(n);
     s.set_current_term(1).unwrap();
@@ -406,11 +416,7 @@ fn leader_does_not_commit_old_term_entries_alone() {
 
 #[test]
 fn follower_rejects_mismatch_and_truncates_conflicts() {
-    let s = server(3);
-    s.set_current_term(1).unwrap();
-    for i in 1..=3 {
-        s.append_entry(&ety(1, i)).unwrap();
-    }
+    let s = follower_with_entries(3);
     // Missing prev entry.
     let ae = AppendEntriesRequest {
         leader_id: 2,
@@ -441,11 +447,7 @@ fn follower_rejects_mismatch_and_truncates_conflicts() {
 
 #[test]
 fn follower_commit_bounded_by_proven_prefix() {
-    let s = server(3);
-    s.set_current_term(1).unwrap();
-    for i in 1..=3 {
-        s.append_entry(&ety(1, i)).unwrap();
-    }
+    let s = follower_with_entries(3);
     let ae = AppendEntriesRequest {
         leader_id: 2,
         term: 1,
