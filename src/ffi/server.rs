@@ -34,8 +34,8 @@ pub struct raft_server_t(Fields);
 /// the four fields of upstream's private `struct raft_server` that C code (its
 /// own tests among them) touches directly at upstream's offsets: `log_impl`,
 /// `log`, `leader_id` and `msg_id` (see `raft_private.h`). The outermost call
-/// on a server takes in a `leader_id` that C wrote, and publishes the core's
-/// values on its way out.
+/// on a server takes in a `leader_id` that C wrote; the core's changes reach
+/// them through the host's hooks as they happen.
 #[repr(C)]
 pub struct Fields {
     magic: Cell<u64>,
@@ -86,17 +86,22 @@ impl raft_server_t {
     fn adopt_private_writes(&self, s: &CServer) {
         let written = self.leader_id.get();
         if written != self.leader_id_published.get() {
+            self.leader_id_published.set(written);
             s.leader_id.set(written);
         }
     }
 
-    /// Mirror the core's values into upstream's field offsets.
+    /// Mirror the core's leader id at upstream's offset (the host's hook).
     #[inline]
-    fn publish_private_fields(&self, s: &CServer) {
-        let leader = s.leader_id();
-        self.leader_id.set(leader);
-        self.leader_id_published.set(leader);
-        self.msg_id.set(s.msg_id());
+    pub(crate) fn publish_leader_id(&self, id: raft_node_id_t) {
+        self.leader_id.set(id);
+        self.leader_id_published.set(id);
+    }
+
+    /// Mirror the core's message id at upstream's offset (the host's hook).
+    #[inline]
+    pub(crate) fn publish_msg_id(&self, id: raft_msg_id_t) {
+        self.msg_id.set(id);
     }
 }
 
@@ -166,12 +171,8 @@ pub(crate) unsafe fn with<T>(
     h.depth.set(depth + 1);
     let r = guard(default, || f(s));
     h.depth.set(depth);
-    if depth == 0 {
-        if h.doomed.get() {
-            destroy_now(me);
-        } else {
-            h.publish_private_fields(s);
-        }
+    if depth == 0 && h.doomed.get() {
+        destroy_now(me);
     }
     r
 }
@@ -255,7 +256,6 @@ pub unsafe extern "C" fn raft_new_with_log(
         let _ = (&*me).server.set(s);
         if let Some(s) = (&*me).server.get() {
             s.randomize_election_timeout();
-            (&*me).publish_private_fields(s);
         }
         me
     })
