@@ -275,7 +275,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                     return Err(Error::Shutdown);
                 }
             } else {
-                match self.entry_at(req.prev_log_idx).map(|e| e.term()) {
+                // prev_log_idx is past the snapshot: only the log can hold it.
+                match self.log.term_at(req.prev_log_idx) {
                     None => {
                         self.debug(req.leader_id, || {
                             format!("AE no log at prev_idx {}", req.prev_log_idx)
@@ -488,8 +489,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// With auto-flush off: the leader's last index to make durable, once
     /// (0 when nothing new or not leader).
     pub fn index_to_sync(&self) -> Index {
+        if !self.is_leader() {
+            return 0;
+        }
         let idx = self.current_idx();
-        if !self.is_leader() || idx < self.next_sync_index.get() {
+        if idx < self.next_sync_index.get() {
             return 0;
         }
         self.next_sync_index.set(idx + 1);
