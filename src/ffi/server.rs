@@ -395,9 +395,12 @@ pub unsafe extern "C" fn raft_recv_appendentries(
         return MISUSE;
     };
     with(me, MISUSE, |s| {
-        // Entries are held for as long as we use them; the caller keeps its own.
-        let msg = req.to_core();
-        let (r, e) = s.recv_appendentries(&msg);
+        // The caller's references keep the entries alive during the call, so
+        // they are lent as they are; the log takes references of its own.
+        let (r, e) = match req.borrow_entries() {
+            Some(entries) => s.recv_appendentries_with(&req.header_to_core(), entries),
+            None => s.recv_appendentries(&req.to_core()),
+        };
         *resp = raft_appendentries_resp_t::from(&r);
         to_code(e)
     })

@@ -328,6 +328,8 @@ pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
     /// entries of an outgoing AppendEntries and the match indexes of the
     /// commit check. Taken while in use, so re-entrant calls just allocate.
     pub(crate) send_buf: Cell<Vec<E>>,
+    /// Committed entries read ahead for applying (see `apply_all`).
+    pub(crate) apply_buf: Cell<Vec<E>>,
     pub(crate) index_buf: Cell<Vec<Index>>,
 
     _entry: std::marker::PhantomData<E>,
@@ -373,6 +375,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             commit_tally: Cell::new(None),
             vote_tally: Cell::new(None),
             send_buf: Cell::new(Vec::new()),
+            apply_buf: Cell::new(Vec::new()),
             index_buf: Cell::new(Vec::new()),
             _entry: std::marker::PhantomData,
         }
