@@ -432,6 +432,16 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     pub fn msg_id(&self) -> MsgId {
         self.msg_id.get()
     }
+    /// Every change of the leader id goes through here so the host sees it.
+    pub(crate) fn set_leader_id(&self, id: NodeId) {
+        self.leader_id.set(id);
+        self.host.leader_id_changed(id);
+    }
+    /// Every change of the message id goes through here so the host sees it.
+    pub(crate) fn set_msg_id(&self, id: MsgId) {
+        self.msg_id.set(id);
+        self.host.msg_id_changed(id);
+    }
     pub fn voting_cfg_change_log_idx(&self) -> Index {
         self.voting_cfg_change_log_idx.get()
     }

@@ -172,7 +172,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             }
             let next_idx = node.next_idx();
             let msg_id = self.msg_id.get() + 1;
-            self.msg_id.set(msg_id);
+            self.set_msg_id(msg_id);
             let prev_log_term = self.previous_log_term(next_idx);
             // A heartbeat carries nothing: leave the shared buffer alone.
             let current = self.current_idx();
@@ -325,7 +325,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         resp.current_idx = req.prev_log_idx;
         // Keep msg ids increasing cluster-wide (helps checking reads in simulations).
         if self.msg_id.get() < req.msg_id {
-            self.msg_id.set(req.msg_id);
+            self.set_msg_id(req.msg_id);
         }
 
         // Skip what we already hold; a conflicting entry ends it (and what follows goes).
