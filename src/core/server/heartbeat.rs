@@ -48,7 +48,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             }
         }
         if self.msg_id.get() < req.msg_id {
-            self.msg_id.set(req.msg_id);
+            self.set_msg_id(req.msg_id);
         }
         let ci = self.commit_idx();
         if ci < req.leader_commit {
