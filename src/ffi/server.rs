@@ -193,9 +193,10 @@ pub(crate) unsafe fn with<T>(
     r
 }
 
-/// [`with`] for a body that never reaches a callback (plain reads of the
-/// server's own state): nothing can destroy the server meanwhile, so the
-/// nesting bookkeeping is skipped.
+/// [`with`] for a body that never reaches a callback and does not read the
+/// leader id (plain reads of the server's own state): nothing can destroy
+/// the server meanwhile, so the nesting bookkeeping is skipped, and a
+/// `leader_id` C wrote is left for the next full call to take in.
 #[inline(always)]
 pub(crate) unsafe fn with_leaf<T>(
     me: *mut raft_server_t,
@@ -206,9 +207,6 @@ pub(crate) unsafe fn with_leaf<T>(
     let Some(s) = h.server.get() else {
         return default;
     };
-    if h.depth.get() == 0 {
-        h.adopt_private_writes(s);
-    }
     guard(default, || f(s))
 }
 
@@ -385,7 +383,7 @@ getters! {
     raft_get_last_applied_idx -> raft_index_t = 0, leaf |s| s.last_applied_idx();
     raft_get_nvotes_for_me -> c_int = 0, |s| s.nvotes_for_me() as c_int;
     raft_get_voted_for -> raft_node_id_t = RAFT_NODE_ID_NONE, leaf |s| s.voted_for();
-    raft_get_leader_id -> raft_node_id_t = RAFT_NODE_ID_NONE, leaf |s| s.leader_id();
+    raft_get_leader_id -> raft_node_id_t = RAFT_NODE_ID_NONE, |s| s.leader_id();
     raft_get_leader_node -> *mut raft_node_t = ptr::null_mut(), |s| node_ptr(s.node(s.leader_id()));
     raft_pop_entry -> c_int = MISUSE, |s| to_code(s.pop_entry());
     raft_get_state -> c_int = 0, leaf |s| s.state().as_raw();
@@ -404,8 +402,6 @@ getters! {
     raft_get_log -> *mut c_void = ptr::null_mut(), |s| s.log().handle();
     raft_get_transfer_leader -> raft_node_id_t = RAFT_NODE_ID_NONE, leaf |s| s.transfer_leader_target();
     raft_timeout_now -> c_int = MISUSE, |s| to_code(s.timeout_now());
-    /// With auto-flush off: the index to make durable before `raft_flush`, or 0.
-    raft_get_index_to_sync -> raft_index_t = 0, |s| s.index_to_sync();
     raft_pending_operations -> c_int = 0, leaf |s| s.pending_operations() as c_int;
     raft_randomize_election_timeout -> () = (), |s| s.randomize_election_timeout();
     raft_send_appendentries_all -> c_int = MISUSE, |s| to_code(s.send_appendentries_all());
@@ -810,6 +806,19 @@ pub unsafe extern "C" fn raft_transfer_leader(
     with(me, MISUSE, |s| {
         to_code(s.transfer_leader(node_id, timeout as core::Time))
     })
+}
+
+/// With auto-flush off: the index to make durable before `raft_flush`, or 0.
+///
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_get_index_to_sync(me: *mut raft_server_t) -> raft_index_t {
+    // Only a leader syncs: a follower is answered without asking the log.
+    if with_leaf(me, true, |s| !s.is_leader()) {
+        return 0;
+    }
+    with(me, 0, |s| s.index_to_sync())
 }
 
 /// # Safety
