@@ -11,6 +11,22 @@
 extern "C" {
 #endif
 
+/* The fields of upstream's private struct raft_server that C code (upstream's
+ * own tests among them) reads or writes directly, at upstream's offsets on
+ * 64-bit targets. The other bytes are private, and the struct is larger than
+ * declared here: never allocate or copy one. A leader_id written here is taken
+ * in by the next library call on the server; leader_id and msg_id are
+ * refreshed each time the outermost library call on the server returns. */
+struct raft_server {
+    unsigned char _private0[16];
+    const raft_log_impl_t *log_impl; /* the log implementation in use */
+    void *log;                       /* the log handle its init returned */
+    unsigned char _private1[96];
+    raft_node_id_t leader_id;
+    unsigned char _private2[236];
+    raft_msg_id_t msg_id;
+};
+
 /* Heap functions in use (see raft_set_heap_functions). */
 extern void *(*raft_malloc)(size_t size);
 extern void *(*raft_calloc)(size_t nmemb, size_t size);

@@ -8,7 +8,8 @@ use super::entry::Entry;
 use super::message::{AppendEntriesRequest, RequestVoteRequest, SnapshotChunk, SnapshotRequest};
 use super::node::Node;
 use super::types::{
-    Index, MembershipEvent, NodeId, Result, Size, State, Term, Time, TransferEvent, NODE_ID_NONE,
+    Index, MembershipEvent, MsgId, NodeId, Result, Size, State, Term, Time, TransferEvent,
+    NODE_ID_NONE,
 };
 
 /// The embedder's side of a server: network, state machine, persistence, clock.
@@ -25,6 +26,11 @@ pub trait Host<E: Entry> {
     fn send_snapshot(&self, _node: &Node, _msg: &SnapshotRequest) -> Result<()> {
         Ok(())
     }
+    /// The leader this server knows of changed (`NODE_ID_NONE`: none). For
+    /// embedders that mirror it where their own code can read it.
+    fn leader_id_changed(&self, _leader: NodeId) {}
+    /// The server's message id changed (same purpose).
+    fn msg_id_changed(&self, _msg_id: MsgId) {}
     /// Whether a `send_appendentries` callback exists (without one, replication reports an error).
     fn has_send_appendentries(&self) -> bool {
         true

@@ -57,6 +57,16 @@ impl CHost {
 }
 
 impl Host<CEntry> for CHost {
+    fn leader_id_changed(&self, leader: NodeId) {
+        // SAFETY: `me` owns this host, so it is live whenever the host is used.
+        unsafe { (*self.me).publish_leader_id(leader) }
+    }
+
+    fn msg_id_changed(&self, msg_id: core::MsgId) {
+        // SAFETY: as above.
+        unsafe { (*self.me).publish_msg_id(msg_id) }
+    }
+
     fn send_requestvote(&self, node: &Node, msg: &RequestVoteRequest) -> Result<()> {
         let Some(f) = self.cb().send_requestvote else {
             return Ok(());

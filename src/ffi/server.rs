@@ -30,19 +30,44 @@ pub type CServer = Server<CEntry, VtableLog, CHost>;
 /// The server handle C code holds (opaque to C).
 pub struct raft_server_t(Fields);
 
-/// `repr(C)` keeps the magic at offset 0, where `handle` looks for it.
+/// `repr(C)` keeps the magic at offset 0, where `handle` looks for it, and puts
+/// the four fields of upstream's private `struct raft_server` that C code (its
+/// own tests among them) touches directly at upstream's offsets: `log_impl`,
+/// `log`, `leader_id` and `msg_id` (see `raft_private.h`). The outermost call
+/// on a server takes in a `leader_id` that C wrote; the core's changes reach
+/// them through the host's hooks as they happen.
 #[repr(C)]
 pub struct Fields {
     magic: Cell<u64>,
     /// The user's pointer passed to `raft_set_callbacks`.
     udata: Cell<*mut c_void>,
-    /// Set once the log's `init` returned (it receives this handle first).
-    server: OnceCell<CServer>,
+    /// Upstream's `log_impl` and `log` (offsets 16 and 24): fixed at creation.
+    log_impl: Cell<*const raft_log_impl_t>,
+    log: Cell<*mut c_void>,
     /// How many exports are running on this server (callbacks nest them).
     depth: Cell<u32>,
     /// `raft_destroy` was called from inside a callback: free on the way out.
     doomed: Cell<bool>,
+    _upstream_gap1: [u8; 91],
+    /// Upstream's `leader_id` (offset 128), as last published.
+    leader_id: Cell<raft_node_id_t>,
+    /// What we last wrote to `leader_id`: a different value there was written by C.
+    leader_id_published: Cell<raft_node_id_t>,
+    _upstream_gap2: [u8; 232],
+    /// Upstream's `msg_id` (offset 368), as last published.
+    msg_id: Cell<raft_msg_id_t>,
+    /// Set once the log's `init` returned (it receives this handle first).
+    server: OnceCell<CServer>,
 }
+
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    use std::mem::offset_of;
+    assert!(offset_of!(Fields, log_impl) == 16);
+    assert!(offset_of!(Fields, log) == 24);
+    assert!(offset_of!(Fields, leader_id) == 128);
+    assert!(offset_of!(Fields, msg_id) == 368);
+};
 
 impl std::ops::Deref for raft_server_t {
     type Target = Fields;
@@ -54,6 +79,29 @@ impl std::ops::Deref for raft_server_t {
 impl raft_server_t {
     pub(crate) fn udata(&self) -> *mut c_void {
         self.udata.get()
+    }
+
+    /// Take in a `leader_id` that C code wrote into the handle since the last call.
+    #[inline]
+    fn adopt_private_writes(&self, s: &CServer) {
+        let written = self.leader_id.get();
+        if written != self.leader_id_published.get() {
+            self.leader_id_published.set(written);
+            s.leader_id.set(written);
+        }
+    }
+
+    /// Mirror the core's leader id at upstream's offset (the host's hook).
+    #[inline]
+    pub(crate) fn publish_leader_id(&self, id: raft_node_id_t) {
+        self.leader_id.set(id);
+        self.leader_id_published.set(id);
+    }
+
+    /// Mirror the core's message id at upstream's offset (the host's hook).
+    #[inline]
+    pub(crate) fn publish_msg_id(&self, id: raft_msg_id_t) {
+        self.msg_id.set(id);
     }
 }
 
@@ -116,10 +164,14 @@ pub(crate) unsafe fn with<T>(
     let Some(s) = h.server.get() else {
         return default;
     };
-    h.depth.set(h.depth.get() + 1);
+    let depth = h.depth.get();
+    if depth == 0 {
+        h.adopt_private_writes(s);
+    }
+    h.depth.set(depth + 1);
     let r = guard(default, || f(s));
-    h.depth.set(h.depth.get() - 1);
-    if h.depth.get() == 0 && h.doomed.get() {
+    h.depth.set(depth);
+    if depth == 0 && h.doomed.get() {
         destroy_now(me);
     }
     r
@@ -178,9 +230,16 @@ pub unsafe extern "C" fn raft_new_with_log(
         let me = Box::into_raw(Box::new(raft_server_t(Fields {
             magic: Cell::new(SERVER_MAGIC),
             udata: Cell::new(ptr::null_mut()),
-            server: OnceCell::new(),
+            log_impl: Cell::new(log_impl),
+            log: Cell::new(ptr::null_mut()),
             depth: Cell::new(0),
             doomed: Cell::new(false),
+            _upstream_gap1: [0; 91],
+            leader_id: Cell::new(RAFT_NODE_ID_NONE),
+            leader_id_published: Cell::new(RAFT_NODE_ID_NONE),
+            _upstream_gap2: [0; 232],
+            msg_id: Cell::new(0),
+            server: OnceCell::new(),
         })));
         let log = match VtableLog::new(log_impl, me, log_arg) {
             Some(log) if !log.handle().is_null() => log,
@@ -192,6 +251,7 @@ pub unsafe extern "C" fn raft_new_with_log(
                 return ptr::null_mut();
             }
         };
+        (&*me).log.set(log.handle());
         let s = Server::new(log, CHost::new(me));
         let _ = (&*me).server.set(s);
         if let Some(s) = (&*me).server.get() {
@@ -395,9 +455,12 @@ pub unsafe extern "C" fn raft_recv_appendentries(
         return MISUSE;
     };
     with(me, MISUSE, |s| {
-        // Entries are held for as long as we use them; the caller keeps its own.
-        let msg = req.to_core();
-        let (r, e) = s.recv_appendentries(&msg);
+        // The caller's references keep the entries alive during the call, so
+        // they are lent as they are; the log takes references of its own.
+        let (r, e) = match req.borrow_entries() {
+            Some(entries) => s.recv_appendentries_with(&req.header_to_core(), entries),
+            None => s.recv_appendentries(&req.to_core()),
+        };
         *resp = raft_appendentries_resp_t::from(&r);
         to_code(e)
     })

@@ -2,7 +2,10 @@
 
 use super::props::is_cfg_change;
 use super::Server;
-use crate::core::{log_type, Entry, Error, Host, LogStore, Result, Time, NODE_ID_NONE};
+use crate::core::{log_type, Entry, Error, Host, Index, LogStore, Result, Time, NODE_ID_NONE};
+
+/// Most committed entries `apply_all` reads from the log at once.
+const APPLY_BATCH: Index = 64;
 
 impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// Apply the entry after `last_applied_idx`. `Ok(false)` when there is
@@ -15,6 +18,14 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         let Some(entry) = self.entry_at(idx) else {
             return Ok(false);
         };
+        self.apply_one(&entry, idx)?;
+        Ok(true)
+    }
+
+    /// Hand `entry`, the log's entry at `idx` (the one after the last
+    /// applied), to the state machine and do the server's bookkeeping.
+    #[inline(always)]
+    fn apply_one(&self, entry: &E, idx: Index) -> Result<()> {
         self.debug(NODE_ID_NONE, || {
             format!(
                 "applying log: {}, id: {} size: {}",
@@ -23,7 +34,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                 entry.data().len()
             )
         });
-        if let Err(Error::Shutdown) = self.host.apply_entry(&entry, idx) {
+        if let Err(Error::Shutdown) = self.host.apply_entry(entry, idx) {
             return Err(Error::Shutdown);
         }
         self.last_applied_idx.set(idx);
@@ -31,14 +42,19 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         if idx == self.voting_cfg_change_log_idx.get() {
             self.voting_cfg_change_log_idx.set(-1);
         }
-        if !is_cfg_change(&entry) {
-            return Ok(true);
+        if is_cfg_change(entry) {
+            self.apply_cfg_change(entry, idx);
         }
-        // Committed changes are never rolled back.
+        Ok(())
+    }
+
+    /// A configuration change is committed: it will never be rolled back.
+    #[cold]
+    fn apply_cfg_change(&self, entry: &E, idx: Index) {
         self.noop_cfg_changes.borrow_mut().remove(&idx);
-        let id = self.host.get_node_id(&entry, idx);
+        let id = self.host.get_node_id(entry, idx);
         let Some(node) = self.node(id) else {
-            return Ok(true);
+            return;
         };
         match entry.entry_type() {
             log_type::ADD_NODE => {
@@ -60,25 +76,63 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             }
             _ => {}
         }
-        Ok(true)
     }
 
     /// Apply everything committed, stopping early (and leaving work pending)
     /// when the current time budget is spent.
+    ///
+    /// Entries are read from the log a batch at a time (held, so callbacks
+    /// may change the log meanwhile). The batch is trusted only while the log
+    /// reports no removal since it was read and the next entry to apply is
+    /// the batch's next one; a log that cannot tell is read entry by entry.
     pub fn apply_all(&self) -> Result<()> {
         if !self.is_apply_allowed() {
             return Ok(());
         }
-        while self.commit_idx() > self.last_applied_idx() {
+        // Kept in reverse order: the next entry to apply is the last one.
+        let mut batch = self.apply_buf.take();
+        let mut batch_next: Index = 0;
+        let mut batch_removals = None;
+        let r = loop {
+            let commit = self.commit_idx();
+            if commit <= self.last_applied_idx() {
+                break Ok(());
+            }
             if self.time_millis() > self.exec_deadline.get() {
                 self.pending_operations.set(true);
-                return Ok(());
+                break Ok(());
             }
-            if !self.apply_entry()? {
-                break;
+            if !self.is_apply_allowed() {
+                break Ok(());
             }
+            let idx = self.last_applied_idx() + 1;
+            let removals = self.log.removals();
+            let entry = if removals.is_none() {
+                self.entry_at(idx)
+            } else if removals == batch_removals && batch_next == idx && !batch.is_empty() {
+                batch.pop()
+            } else {
+                batch.clear();
+                batch_removals = removals;
+                self.log
+                    .get_batch(idx, (commit - idx + 1).min(APPLY_BATCH), &mut batch);
+                batch.reverse();
+                batch.pop()
+            };
+            let Some(entry) = entry else {
+                break Ok(());
+            };
+            batch_next = idx + 1;
+            if let Err(e) = self.apply_one(&entry, idx) {
+                break Err(e);
+            }
+        };
+        // Release what was read ahead (no borrow is held: a release may call C).
+        batch.clear();
+        if batch.capacity() <= APPLY_BATCH as usize {
+            self.apply_buf.set(batch);
         }
-        Ok(())
+        r
     }
 
     /// Whether applies or reads were cut short by the time budget.

@@ -25,7 +25,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             self.randomize_election_timeout();
             return Ok(());
         }
-        self.leader_id.set(NODE_ID_NONE);
+        self.set_leader_id(NODE_ID_NONE);
         self.randomize_election_timeout();
         if skip_precandidate {
             self.become_candidate()
@@ -58,7 +58,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         if let Some(me) = self.my_node().filter(|n| n.is_voting()) {
             self.vote_for_nodeid(me.id())?;
         }
-        self.leader_id.set(NODE_ID_NONE);
+        self.set_leader_id(NODE_ID_NONE);
         self.set_state(State::Candidate);
         self.request_votes();
         Ok(())
@@ -117,7 +117,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         self.randomize_election_timeout();
         let _ = self.clear_incoming_snapshot(0);
         self.timeout_elapsed.set(0);
-        self.leader_id.set(NODE_ID_NONE);
+        self.set_leader_id(NODE_ID_NONE);
     }
 
     /// Follow `leader`, whose message proved it leads the current term.
@@ -129,7 +129,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             let _ = self.clear_incoming_snapshot(0);
         }
         self.timeout_elapsed.set(0);
-        self.leader_id.set(leader);
+        self.set_leader_id(leader);
     }
 
     /// React to the term of a leader's message: a newer term (or a rival that
@@ -286,7 +286,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         }
         self.vote_for_nodeid(req.candidate_id)?;
         resp.vote_granted = true;
-        self.leader_id.set(NODE_ID_NONE);
+        self.set_leader_id(NODE_ID_NONE);
         self.timeout_elapsed.set(0);
         Ok(())
     }

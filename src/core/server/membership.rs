@@ -84,7 +84,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             nodes.remove(&rc);
         }
         if self.leader_id() == rc.id() {
-            self.leader_id.set(NODE_ID_NONE);
+            self.set_leader_id(NODE_ID_NONE);
         }
         let mut me = self.my_node.borrow_mut();
         if me.as_ref().is_some_and(|m| Rc::ptr_eq(m, &rc)) {
@@ -198,7 +198,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         self.randomize_election_timeout();
         self.voting_cfg_change_log_idx.set(-1);
         self.set_state(crate::core::State::Follower);
-        self.leader_id.set(NODE_ID_NONE);
+        self.set_leader_id(NODE_ID_NONE);
         self.commit_idx.set(0);
         self.noop_cfg_changes.borrow_mut().clear();
         self.last_applied_idx.set(0);

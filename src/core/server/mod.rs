@@ -333,6 +333,8 @@ pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
     /// entries of an outgoing AppendEntries and the match indexes of the
     /// commit check. Taken while in use, so re-entrant calls just allocate.
     pub(crate) send_buf: Cell<Vec<E>>,
+    /// Committed entries read ahead for applying (see `apply_all`).
+    pub(crate) apply_buf: Cell<Vec<E>>,
     pub(crate) index_buf: Cell<Vec<Index>>,
 
     _entry: std::marker::PhantomData<E>,
@@ -378,6 +380,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             commit_tally: Cell::new(None),
             vote_tally: Cell::new(None),
             send_buf: Cell::new(Vec::new()),
+            apply_buf: Cell::new(Vec::new()),
             index_buf: Cell::new(Vec::new()),
             _entry: std::marker::PhantomData,
         }
@@ -433,6 +436,16 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
     pub fn msg_id(&self) -> MsgId {
         self.msg_id.get()
+    }
+    /// Every change of the leader id goes through here so the host sees it.
+    pub(crate) fn set_leader_id(&self, id: NodeId) {
+        self.leader_id.set(id);
+        self.host.leader_id_changed(id);
+    }
+    /// Every change of the message id goes through here so the host sees it.
+    pub(crate) fn set_msg_id(&self, id: MsgId) {
+        self.msg_id.set(id);
+        self.host.msg_id_changed(id);
     }
     pub fn voting_cfg_change_log_idx(&self) -> Index {
         self.voting_cfg_change_log_idx.get()

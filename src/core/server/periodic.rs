@@ -62,7 +62,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
 
         if self.is_leader() {
             if self.request_timeout() <= self.timeout_elapsed() {
-                self.msg_id.set(self.msg_id.get() + 1);
+                self.set_msg_id(self.msg_id.get() + 1);
                 self.timeout_elapsed.set(0);
                 let _ = self.send_appendentries_all();
             }

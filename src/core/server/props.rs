@@ -177,7 +177,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// Set the role; becoming leader makes us the known leader.
     pub fn set_state(&self, state: State) {
         if state == State::Leader {
-            self.leader_id.set(self.my_id());
+            self.set_leader_id(self.my_id());
         }
         self.state.set(state);
     }

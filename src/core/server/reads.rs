@@ -13,7 +13,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             return Err(Error::NotLeader);
         }
         let msg_id = self.msg_id.get() + 1;
-        self.msg_id.set(msg_id);
+        self.set_msg_id(msg_id);
         self.read_queue.borrow_mut().push_back(ReadRequest {
             read_idx: self.current_idx(),
             msg_id,

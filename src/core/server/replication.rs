@@ -70,16 +70,24 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
 
     /// Append `entry` to the log and apply its configuration change, if any.
+    #[inline]
     pub fn append_entry(&self, entry: &E) -> Result<()> {
         self.log.append(entry)?;
+        if is_cfg_change(entry) {
+            self.appended_cfg_change(entry);
+        }
+        Ok(())
+    }
+
+    /// The configuration change `entry` was just appended (kept out of the
+    /// per-entry path: such entries are rare).
+    #[cold]
+    fn appended_cfg_change(&self, entry: &E) {
         let idx = self.current_idx();
         if is_voting_cfg_change(entry) {
             self.voting_cfg_change_log_idx.set(idx);
         }
-        if is_cfg_change(entry) {
-            self.handle_append_cfg_change(entry, idx);
-        }
-        Ok(())
+        self.handle_append_cfg_change(entry, idx);
     }
 
     /// Remove `idx` and everything after it (never committed entries), rolling
@@ -164,7 +172,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             }
             let next_idx = node.next_idx();
             let msg_id = self.msg_id.get() + 1;
-            self.msg_id.set(msg_id);
+            self.set_msg_id(msg_id);
             let prev_log_term = self.previous_log_term(next_idx);
             // A heartbeat carries nothing: leave the shared buffer alone.
             let current = self.current_idx();
@@ -225,6 +233,16 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         &self,
         req: &AppendEntriesRequest<E>,
     ) -> (AppendEntriesResponse, Result<()>) {
+        self.recv_appendentries_with(req, &req.entries)
+    }
+
+    /// [`Self::recv_appendentries`] with the entries passed apart from the
+    /// request (`req.entries` is ignored), so a caller can lend them.
+    pub fn recv_appendentries_with(
+        &self,
+        req: &AppendEntriesRequest<E>,
+        entries: &[E],
+    ) -> (AppendEntriesResponse, Result<()>) {
         self.debug(req.leader_id, || {
             format!(
                 "recv appendentries li:{} t:{} ci:{} lc:{} pli:{} plt:{} msgid:{} #{}",
@@ -235,7 +253,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                 req.prev_log_idx,
                 req.prev_log_term,
                 req.msg_id,
-                req.entries.len()
+                entries.len()
             )
         });
         let mut resp = AppendEntriesResponse {
@@ -244,7 +262,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             success: false,
             current_idx: 0,
         };
-        let r = self.handle_appendentries(req, &mut resp);
+        let r = self.handle_appendentries(req, entries, &mut resp);
         if let Some(n) = self.nodes.borrow().get(req.leader_id) {
             n.update_max_seen_msgid(req.msg_id);
         }
@@ -258,6 +276,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     fn handle_appendentries(
         &self,
         req: &AppendEntriesRequest<E>,
+        entries: &[E],
         resp: &mut AppendEntriesResponse,
     ) -> Result<()> {
         if !self.accept_leader_request(req.term, req.leader_id, "AE")? {
@@ -275,7 +294,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                     return Err(Error::Shutdown);
                 }
             } else {
-                match self.entry_at(req.prev_log_idx).map(|e| e.term()) {
+                match self.log.term_at(req.prev_log_idx) {
                     None => {
                         self.debug(req.leader_id, || {
                             format!("AE no log at prev_idx {}", req.prev_log_idx)
@@ -306,20 +325,21 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         resp.current_idx = req.prev_log_idx;
         // Keep msg ids increasing cluster-wide (helps checking reads in simulations).
         if self.msg_id.get() < req.msg_id {
-            self.msg_id.set(req.msg_id);
+            self.set_msg_id(req.msg_id);
         }
 
+        // Skip what we already hold; a conflicting entry ends it (and what follows goes).
         let mut i = 0;
-        while i < req.entries.len() {
-            let ety = &req.entries[i];
+        while i < entries.len() {
             let idx = req.prev_log_idx + 1 + i as Index;
             if idx <= compacted {
                 resp.current_idx = idx;
                 i += 1;
                 continue;
             }
-            match self.entry_at(idx).map(|e| e.term()) {
-                Some(term) if term != ety.term() => {
+            let stored = if idx > 0 { self.log.term_at(idx) } else { None };
+            match stored {
+                Some(term) if term != entries[i].term() => {
                     if idx <= self.commit_idx() {
                         self.debug(req.leader_id, || {
                             "AE entry conflicts with committed entry".into()
@@ -336,11 +356,22 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                 }
             }
         }
-        for (j, ety) in req.entries.iter().enumerate().skip(i) {
-            self.append_entry(ety)?;
-            resp.current_idx = req.prev_log_idx + 1 + j as Index;
+        // Append the rest: runs of ordinary entries in one step, a
+        // configuration change on its own (it takes effect as it is appended).
+        while i < entries.len() {
+            let rest = &entries[i..];
+            let run = rest.iter().position(is_cfg_change).unwrap_or(rest.len());
+            let r = if run == 0 {
+                self.append_entry(&rest[0]).map(|()| i += 1)
+            } else {
+                let (n, r) = self.log.append_batch(&rest[..run]);
+                i += n;
+                r
+            };
+            resp.current_idx = req.prev_log_idx + i as Index;
+            r?;
         }
-        if !req.entries.is_empty() {
+        if !entries.is_empty() {
             self.log.sync()?;
         }
 

@@ -163,7 +163,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             let offset = node.snapshot_offset();
             // The id is consumed even when no chunk is sent, as upstream does.
             let msg_id = self.msg_id.get() + 1;
-            self.msg_id.set(msg_id);
+            self.set_msg_id(msg_id);
             let mut chunk = match self.host.get_snapshot_chunk(node, offset) {
                 Ok(c) => c,
                 Err(Error::Done) => return Ok(()),
