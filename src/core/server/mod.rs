@@ -32,6 +32,7 @@ use super::types::{Index, MsgId, NodeId, State, Term, Time, NODE_ID_NONE};
 
 mod apply;
 mod election;
+mod heartbeat;
 mod membership;
 mod periodic;
 mod props;
@@ -510,7 +511,10 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
     /// The local node's id, or `NODE_ID_NONE`.
     pub fn my_id(&self) -> NodeId {
-        self.my_node().map_or(NODE_ID_NONE, |n| n.id())
+        self.my_node
+            .borrow()
+            .as_ref()
+            .map_or(NODE_ID_NONE, |n| n.id())
     }
     /// Number of queued linearizable reads.
     pub fn pending_reads(&self) -> usize {

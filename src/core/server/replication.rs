@@ -519,8 +519,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// With auto-flush off: the leader's last index to make durable, once
     /// (0 when nothing new or not leader).
     pub fn index_to_sync(&self) -> Index {
+        if !self.is_leader() {
+            return 0;
+        }
         let idx = self.current_idx();
-        if !self.is_leader() || idx < self.next_sync_index.get() {
+        if idx < self.next_sync_index.get() {
             return 0;
         }
         self.next_sync_index.set(idx + 1);
