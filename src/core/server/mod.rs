@@ -20,7 +20,7 @@
 //! * `raft_recv_entry` answers `NotLeader` before checking voting changes.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
@@ -273,6 +273,9 @@ impl Hasher for IdHasher {
     fn write_i32(&mut self, v: i32) {
         self.write_u64(v as u32 as u64)
     }
+    fn write_i64(&mut self, v: i64) {
+        self.write_u64(v as u64)
+    }
     fn write_usize(&mut self, v: usize) {
         self.write_u64(v as u64)
     }
@@ -335,7 +338,9 @@ pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
     pub(crate) voting_cfg_change_log_idx: Cell<Index>,
     /// Indexes of appended configuration changes that changed nothing (e.g. an
     /// ADD_NODE for a voter), so popping them must not undo anything either.
-    pub(crate) noop_cfg_changes: RefCell<std::collections::HashSet<Index>>,
+    /// (Hashed with `IdHasher`: std's random seeding would run `getrandom` and
+    /// touch otherwise unused code pages for every server.)
+    pub(crate) noop_cfg_changes: RefCell<HashSet<Index, BuildHasherDefault<IdHasher>>>,
 
     /// Id of the latest AppendEntries round (reads and check-quorum key on it).
     pub(crate) msg_id: Cell<MsgId>,
