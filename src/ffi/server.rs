@@ -535,18 +535,28 @@ pub unsafe extern "C" fn raft_recv_appendentries_response(
     let Some(resp) = resp.as_ref() else {
         return MISUSE;
     };
+    // An idle acknowledgement with auto-flush off touches no callback.
+    let idle = with_leaf(me, false, |s| {
+        !s.config().auto_flush
+            && s.with_node_at_addr(node as usize, |n| s.ack_idle_response(n, &resp.into()))
+                == Some(true)
+    });
+    if idle {
+        return 0;
+    }
+    recv_appendentries_response_busy(me, node, resp)
+}
+
+/// `raft_recv_appendentries_response` past the idle case.
+#[inline(never)]
+unsafe fn recv_appendentries_response_busy(
+    me: *mut raft_server_t,
+    node: *mut raft_node_t,
+    resp: &raft_appendentries_resp_t,
+) -> c_int {
     with(me, MISUSE, |s| {
-        let r = core::AppendEntriesResponse::from(resp);
-        if s.with_node_at_addr(node as usize, |n| s.ack_idle_response(n, &r)) == Some(true) {
-            // What the general path would still do for an idle acknowledgement.
-            return if s.config().auto_flush {
-                to_code(s.flush(0))
-            } else {
-                0
-            };
-        }
         let n = node_of(s, node);
-        to_code(s.recv_appendentries_response(n.as_deref(), &r))
+        to_code(s.recv_appendentries_response(n.as_deref(), &resp.into()))
     })
 }
 
@@ -818,6 +828,13 @@ pub unsafe extern "C" fn raft_get_index_to_sync(me: *mut raft_server_t) -> raft_
     if with_leaf(me, true, |s| !s.is_leader()) {
         return 0;
     }
+    leader_index_to_sync(me)
+}
+
+/// The leader's part of `raft_get_index_to_sync`, apart so that a
+/// follower's call stays a few instructions.
+#[inline(never)]
+unsafe fn leader_index_to_sync(me: *mut raft_server_t) -> raft_index_t {
     with(me, 0, |s| s.index_to_sync())
 }
 
@@ -825,6 +842,17 @@ pub unsafe extern "C" fn raft_get_index_to_sync(me: *mut raft_server_t) -> raft_
 /// `me` must be NULL or a server.
 #[no_mangle]
 pub unsafe extern "C" fn raft_flush(me: *mut raft_server_t, sync_index: raft_index_t) -> c_int {
+    // A follower with nothing to apply: no callback can run, so no nesting
+    // bookkeeping either.
+    if with_leaf(me, false, |s| s.flush_idle()) {
+        return 0;
+    }
+    flush_busy(me, sync_index)
+}
+
+/// `raft_flush` when there is work (or the pointer is bad).
+#[inline(never)]
+unsafe fn flush_busy(me: *mut raft_server_t, sync_index: raft_index_t) -> c_int {
     with(me, MISUSE, |s| to_code(s.flush(sync_index)))
 }
 
