@@ -71,7 +71,7 @@ impl raft_log_t {
 
     /// Append a new reference to `e`: without a `log_offer` hook, straight
     /// onto the entries (the server's per-entry path).
-    #[inline]
+    #[inline(always)]
     fn append_ref(&self, e: &CEntry) -> core::Result<()> {
         if self.cbs.get().log_offer.is_some() {
             return self.append_owned(e.clone());
@@ -582,7 +582,7 @@ impl LogStore<CEntry> for VtableLog {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn append(&self, entry: &CEntry) -> core::Result<()> {
         if let Some(l) = self.builtin() {
             return l.append_ref(entry);
@@ -644,6 +644,7 @@ impl LogStore<CEntry> for VtableLog {
         self.builtin().map(|l| l.log.removals())
     }
 
+    #[inline]
     fn get_batch(&self, idx: Index, max: Index, out: &mut Vec<CEntry>) -> Index {
         if let Some(l) = self.builtin() {
             return l.log.get_batch(idx, max, out);

@@ -607,16 +607,21 @@ pub unsafe extern "C" fn raft_recv_entry(
     req: *mut raft_entry_req_t,
     resp: *mut raft_entry_resp_t,
 ) -> c_int {
-    let Some(e) = CEntry::from_borrowed(req) else {
+    if req.is_null() {
         return MISUSE;
-    };
+    }
     with(me, MISUSE, |s| {
-        let mut out = None;
-        let r = s.submit_entry(&e, &mut out);
-        if let (Some(o), Some(resp)) = (out, resp.as_mut()) {
-            *resp = raft_entry_resp_t::from(&o);
-        }
-        to_code(r)
+        // Lent, not held: the caller's reference lasts the call (as upstream
+        // assumes), and the log takes one of its own.
+        CEntry::with_raw(req, |e| {
+            let Some(e) = e else { return MISUSE };
+            let mut out = None;
+            let r = s.submit_entry(e, &mut out);
+            if let (Some(o), Some(resp)) = (out, resp.as_mut()) {
+                *resp = raft_entry_resp_t::from(&o);
+            }
+            to_code(r)
+        })
     })
 }
 

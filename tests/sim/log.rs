@@ -22,6 +22,9 @@ pub struct LogData {
     pub popped: Vec<(Index, EntryKey)>,
     /// Rule breaks the log itself notices.
     pub problems: Vec<String>,
+    /// Bumped on every removal (`LogStore::removals`), so the server's
+    /// batched apply path runs in the simulation too.
+    pub removals: u64,
 }
 
 /// Shared handle: the server owns one clone, the simulation keeps another.
@@ -41,6 +44,7 @@ impl SimLog {
         let mut d = self.0.borrow_mut();
         let keep = (d.durable - d.base).max(0) as usize;
         d.entries.truncate(keep);
+        d.removals += 1;
     }
 
     pub fn entries_from(&self, idx: Index) -> Vec<(Index, SimEntry)> {
@@ -73,6 +77,7 @@ impl LogStore<SimEntry> for SimLog {
     fn reset(&self, first_idx: Index, term: Term) {
         let mut d = self.0.borrow_mut();
         d.entries.clear();
+        d.removals += 1;
         d.base = first_idx - 1;
         d.base_term = term;
         // What replaced the entries (a snapshot) is on disk.
@@ -98,6 +103,7 @@ impl LogStore<SimEntry> for SimLog {
         while d.base + 1 < first_idx {
             match d.entries.pop_front() {
                 Some(e) => {
+                    d.removals += 1;
                     d.base += 1;
                     d.base_term = e.term();
                 }
@@ -118,12 +124,17 @@ impl LogStore<SimEntry> for SimLog {
                     return Ok(());
                 }
                 let e = d.entries.pop_back().expect("non-empty");
+                d.removals += 1;
                 d.popped.push((idx, e.key()));
                 d.durable = d.durable.min(idx - 1);
                 (e, idx)
             };
             notify(&e, idx);
         }
+    }
+
+    fn removals(&self) -> Option<u64> {
+        Some(self.0.borrow().removals)
     }
 
     fn get(&self, idx: Index) -> Option<SimEntry> {
