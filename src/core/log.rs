@@ -15,6 +15,11 @@ pub trait LogStore<E: Entry> {
     fn reset(&self, first_idx: Index, term: Term);
     /// Append one entry at `current_idx() + 1`. The log keeps its own clone.
     fn append(&self, entry: &E) -> Result<()>;
+    /// Append `entries` in order, stopping at the first failure: how many
+    /// went in, and that failure. A store can take a run in one step.
+    fn append_batch(&self, entries: &[E]) -> (usize, Result<()>) {
+        append_each(self, entries)
+    }
     /// Remove entries from the front so that `first_idx` becomes the first one.
     fn poll(&self, first_idx: Index) -> Result<()>;
     /// Remove `from_idx` and everything after it, newest first, calling
@@ -27,6 +32,13 @@ pub trait LogStore<E: Entry> {
     fn term_at(&self, idx: Index) -> Option<Term> {
         self.get(idx).map(|e| e.term())
     }
+    /// A counter that changes whenever stored entries are removed (pop,
+    /// poll, reset), so a caller holding entries read earlier knows they are
+    /// still the log's at their indexes. `None` when the store cannot tell:
+    /// the caller then reads again each time.
+    fn removals(&self) -> Option<u64> {
+        None
+    }
     /// Up to `max` consecutive entries starting at `idx`, appended to `out`;
     /// returns how many were added.
     fn get_batch(&self, idx: Index, max: Index, out: &mut Vec<E>) -> Index;
@@ -38,4 +50,17 @@ pub trait LogStore<E: Entry> {
     fn count(&self) -> Index;
     /// Make appended entries durable.
     fn sync(&self) -> Result<()>;
+}
+
+/// [`LogStore::append_batch`] one [`LogStore::append`] at a time.
+pub fn append_each<E: Entry, L: LogStore<E> + ?Sized>(
+    log: &L,
+    entries: &[E],
+) -> (usize, Result<()>) {
+    for (n, e) in entries.iter().enumerate() {
+        if let Err(err) = log.append(e) {
+            return (n, Err(err));
+        }
+    }
+    (entries.len(), Ok(()))
 }

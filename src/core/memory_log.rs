@@ -22,6 +22,8 @@ pub struct MemoryLog<E> {
     /// upstream hands out batches only up to the ring's wrap point, and
     /// matching it keeps message sizes (and simulations) identical.
     ring: Cell<(Index, Index)>,
+    /// Bumped whenever stored entries are removed (see [`LogStore::removals`]).
+    removals: Cell<u64>,
 }
 
 /// Upstream's initial ring size.
@@ -52,6 +54,7 @@ impl<E: Entry> MemoryLog<E> {
                 },
                 0,
             )),
+            removals: Cell::new(0),
         }
     }
 
@@ -60,12 +63,24 @@ impl<E: Entry> MemoryLog<E> {
         self.base.get()
     }
 
+    /// How many times stored entries were removed (pop, poll, reset, clear).
+    #[inline]
+    pub fn removals(&self) -> u64 {
+        self.removals.get()
+    }
+
+    fn removed(&self) {
+        self.removals.set(self.removals.get().wrapping_add(1));
+    }
+
     /// Number of stored entries.
+    #[inline]
     pub fn count(&self) -> Index {
         self.entries.borrow().len() as Index
     }
 
     /// Index of the newest entry (`base` when empty).
+    #[inline]
     pub fn current_idx(&self) -> Index {
         self.base() + self.count()
     }
@@ -94,24 +109,48 @@ impl<E: Entry> MemoryLog<E> {
         self.entries.borrow().back().cloned()
     }
 
-    /// How many entries from position `pos` on are contiguous in upstream's ring.
-    fn ring_run(&self, pos: usize) -> usize {
+    /// How many entries from position `pos` on are contiguous in upstream's
+    /// ring, given `count` stored entries.
+    #[inline]
+    fn ring_run(&self, pos: usize, count: usize) -> usize {
         let (size, front) = self.ring.get();
-        let i = (front + pos as Index) % size;
-        let back = (front + self.count()) % size;
-        (if i < back { back - i } else { size - i }) as usize
+        let size = size.max(1) as usize;
+        // front < size and count <= size, so one subtraction usually wraps.
+        let wrap = |x: usize| if x < size { x } else { x % size };
+        let i = wrap(front as usize + pos);
+        let back = wrap(front as usize + count);
+        if i < back {
+            back - i
+        } else {
+            size - i
+        }
     }
 
     /// Up to `max` entries from `idx` on, appended to `out`; returns how many.
     /// Like upstream, a batch stops where its ring buffer would wrap.
     pub fn get_batch(&self, idx: Index, max: Index, out: &mut Vec<E>) -> Index {
-        let Some(pos) = self.pos(idx) else { return 0 };
-        let run = self.ring_run(pos);
         let entries = self.entries.borrow();
-        let n = (entries.len() - pos).min(max.max(0) as usize).min(run);
-        // A deque range is not exact-size to `extend`: reserve once up front.
+        let count = entries.len();
+        let Some(off) = idx.checked_sub(self.base() + 1) else {
+            return 0;
+        };
+        if off < 0 || off as usize >= count || max <= 0 {
+            return 0;
+        }
+        let pos = off as usize;
+        let n = (count - pos)
+            .min(max as usize)
+            .min(self.ring_run(pos, count));
+        let (a, b) = entries.as_slices();
+        let (a, b) = if pos < a.len() {
+            let end = (pos + n).min(a.len());
+            (&a[pos..end], &b[..n - (end - pos)])
+        } else {
+            (&b[pos - a.len()..][..n], &b[..0])
+        };
         out.reserve(n);
-        out.extend(entries.range(pos..pos + n).cloned());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b);
         n as Index
     }
 
@@ -119,7 +158,7 @@ impl<E: Entry> MemoryLog<E> {
     /// ending where upstream's ring would wrap (empty when `idx` is not stored).
     pub fn with_slice_from<R>(&self, idx: Index, f: impl FnOnce(&[E]) -> R) -> R {
         let pos = self.pos(idx);
-        let run = pos.map_or(0, |p| self.ring_run(p));
+        let run = pos.map_or(0, |p| self.ring_run(p, self.count() as usize));
         let mut entries = self.entries.borrow_mut();
         let len = entries.len();
         match pos {
@@ -133,13 +172,36 @@ impl<E: Entry> MemoryLog<E> {
     pub fn append_with(&self, entry: E, hook: impl FnOnce(&E, Index) -> Result<()>) -> Result<()> {
         let idx = self.current_idx() + 1;
         hook(&entry, idx)?;
+        self.push(entry);
+        Ok(())
+    }
+
+    /// Append `entry` as index `current_idx() + 1`, no hook.
+    #[inline(always)]
+    pub fn push(&self, entry: E) {
+        let mut entries = self.entries.borrow_mut();
         let (size, _) = self.ring.get();
-        if self.count() >= size {
+        if entries.len() as Index >= size {
             // Upstream doubles its ring and moves the entries to its start.
             self.ring.set((size * 2, 0));
         }
-        self.entries.borrow_mut().push_back(entry);
-        Ok(())
+        entries.push_back(entry);
+    }
+
+    /// Append clones of `entries` in order, no hook: one borrow and at most
+    /// one reallocation for the run.
+    pub fn push_all(&self, entries: &[E]) {
+        let mut log = self.entries.borrow_mut();
+        let count = (log.len() + entries.len()) as Index;
+        let (mut size, _) = self.ring.get();
+        if count > size {
+            // As `push` one at a time would: double until it all fits, from the start.
+            while count > size {
+                size = (size * 2).max(1);
+            }
+            self.ring.set((size, 0));
+        }
+        log.extend(entries.iter().cloned());
     }
 
     /// Remove entries newest first down to `from_idx` (inclusive), calling
@@ -155,6 +217,7 @@ impl<E: Entry> MemoryLog<E> {
             let idx = self.current_idx();
             let Some(e) = self.peek_tail() else { break };
             hook(&e, idx)?;
+            self.removed();
             let removed = self.entries.borrow_mut().pop_back();
             drop(removed);
         }
@@ -168,6 +231,7 @@ impl<E: Entry> MemoryLog<E> {
             return Ok(None);
         };
         hook(&e, self.base() + 1)?;
+        self.removed();
         let removed = self.entries.borrow_mut().pop_front();
         self.base.set(self.base() + 1);
         let (size, front) = self.ring.get();
@@ -187,6 +251,7 @@ impl<E: Entry> MemoryLog<E> {
         if old.is_empty() {
             return;
         }
+        self.removed();
         self.base.set(self.base() + old.len() as Index);
         let (size, front) = self.ring.get();
         self.ring.set((size, (front + old.len() as Index) % size));
@@ -206,6 +271,7 @@ impl<E: Entry> MemoryLog<E> {
     /// Drop every entry and make `base` the index before the next append.
     pub fn reset_to(&self, base: Index) {
         let old = std::mem::take(&mut *self.entries.borrow_mut());
+        self.removed();
         self.base.set(base);
         self.ring.set((self.ring.get().0, 0));
         drop(old);
@@ -214,6 +280,7 @@ impl<E: Entry> MemoryLog<E> {
     /// Drop every entry, keeping `base`.
     pub fn clear_entries(&self) {
         let old = std::mem::take(&mut *self.entries.borrow_mut());
+        self.removed();
         self.ring.set((self.ring.get().0, 0));
         drop(old);
     }
@@ -224,7 +291,15 @@ impl<E: Entry> LogStore<E> for MemoryLog<E> {
         self.reset_to(first_idx.max(1) - 1);
     }
     fn append(&self, entry: &E) -> Result<()> {
-        self.append_with(entry.clone(), |_, _| Ok(()))
+        self.push(entry.clone());
+        Ok(())
+    }
+    fn append_batch(&self, entries: &[E]) -> (usize, Result<()>) {
+        self.push_all(entries);
+        (entries.len(), Ok(()))
+    }
+    fn removals(&self) -> Option<u64> {
+        Some(MemoryLog::removals(self))
     }
     fn poll(&self, first_idx: Index) -> Result<()> {
         while self.base() + 1 < first_idx {
@@ -384,5 +459,40 @@ mod tests {
             (l.count(), l.current_idx(), LogStore::first_idx(&l)),
             (0, 9, 10)
         );
+    }
+
+    #[test]
+    fn push_all_matches_one_by_one() {
+        for (start, n) in [(0, 0), (3, 7), (9, 1), (10, 1), (4, 40)] {
+            let a = filled(start);
+            let b = filled(start);
+            let more: Vec<E> = (1..=n).map(|i| e(100 + i)).collect();
+            for x in &more {
+                a.push(x.clone());
+            }
+            b.push_all(&more);
+            assert_eq!(a.ring.get(), b.ring.get());
+            assert_eq!(a.count(), b.count());
+            let mut out = vec![];
+            b.get_batch(1, 100, &mut out);
+            assert_eq!(out.len() as Index, a.get_batch(1, 100, &mut vec![]));
+        }
+    }
+
+    #[test]
+    fn removals_count_only_removals() {
+        let l = filled(5);
+        let r0 = l.removals();
+        l.push(e(6));
+        l.push_all(&[e(7)]);
+        assert_eq!(l.removals(), r0);
+        LogStore::poll(&l, 2).unwrap();
+        let r1 = l.removals();
+        assert_ne!(r1, r0);
+        LogStore::pop(&l, 7, &mut |_: &E, _| {}).unwrap();
+        assert_ne!(l.removals(), r1);
+        let r2 = l.removals();
+        l.reset_to(3);
+        assert_ne!(l.removals(), r2);
     }
 }

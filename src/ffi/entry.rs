@@ -24,16 +24,62 @@ const REFS_STUCK: u16 = u16::MAX;
 /// Returns NULL when memory is exhausted.
 #[no_mangle]
 pub extern "C" fn raft_entry_new(data_len: c_uint) -> *mut raft_entry_t {
-    guard(std::ptr::null_mut(), || {
-        let size = offset_of!(raft_entry_t, data) + data_len as usize;
-        // calloc zeroes the header (id, type, user_data, free_func) and the payload.
-        let p = heap::calloc(1, size.max(std::mem::size_of::<raft_entry_t>())) as *mut raft_entry_t;
-        if let Some(e) = unsafe { p.as_mut() } {
-            e.refs = 1;
-            e.data_len = data_len;
+    // The header is larger than the payload's offset (tail padding), so size
+    // the block for whichever ends later. Nothing here can panic: no guard.
+    let size = (offset_of!(raft_entry_t, data) + data_len as usize)
+        .max(std::mem::size_of::<raft_entry_t>());
+    // calloc zeroes the header (id, type, user_data, free_func) and the payload.
+    let p = heap::calloc(1, size) as *mut raft_entry_t;
+    if !p.is_null() {
+        // SAFETY: p is a fresh block large enough for the header.
+        unsafe {
+            (*p).refs = 1;
+            (*p).data_len = data_len;
         }
-        p
-    })
+    }
+    p
+}
+
+/// One more reference to the live entry `p`; sticks at `REFS_STUCK`.
+///
+/// # Safety
+/// `p` must be a live entry.
+#[inline(always)]
+unsafe fn hold(p: *mut raft_entry_t) {
+    (*p).refs = (*p).refs.saturating_add(1);
+}
+
+/// One reference fewer to the live entry `p`: the common case inline, the
+/// last reference (and the odd counts) out of line.
+///
+/// # Safety
+/// `p` must be a live entry the caller holds a reference to.
+#[inline(always)]
+unsafe fn release(p: *mut raft_entry_t) {
+    let refs = (*p).refs;
+    if refs > 1 && refs != REFS_STUCK {
+        (*p).refs = refs - 1;
+    } else {
+        release_last(p)
+    }
+}
+
+/// Free `p` when this was its last reference; stuck and zero counts stay.
+///
+/// # Safety
+/// As for [`release`].
+#[cold]
+#[inline(never)]
+unsafe fn release_last(p: *mut raft_entry_t) {
+    // 0: a double release or a non-counted entry; freeing again would corrupt the heap.
+    if (*p).refs != 1 {
+        return;
+    }
+    (*p).refs = 0;
+    match (*p).free_func {
+        Some(f) => f(p),
+        None => heap::free(p.cast()),
+    }
 }
 
 /// Add a reference to `ety` (NULL is ignored).
@@ -42,13 +88,9 @@ pub extern "C" fn raft_entry_new(data_len: c_uint) -> *mut raft_entry_t {
 /// `ety` must be NULL or a live entry.
 #[no_mangle]
 pub unsafe extern "C" fn raft_entry_hold(ety: *mut raft_entry_t) {
-    guard((), || {
-        if let Some(e) = ety.as_mut() {
-            if e.refs != REFS_STUCK {
-                e.refs += 1;
-            }
-        }
-    })
+    if !ety.is_null() {
+        hold(ety)
+    }
 }
 
 /// Drop a reference to `ety`, freeing it when none remain (NULL is ignored).
@@ -57,22 +99,9 @@ pub unsafe extern "C" fn raft_entry_hold(ety: *mut raft_entry_t) {
 /// `ety` must be NULL or a live entry the caller holds a reference to.
 #[no_mangle]
 pub unsafe extern "C" fn raft_entry_release(ety: *mut raft_entry_t) {
-    guard((), || {
-        let Some(e) = ety.as_mut() else { return };
-        match e.refs {
-            REFS_STUCK => {}
-            // Already 0: a double release or a non-counted entry; freeing again would corrupt the heap.
-            0 => {}
-            1 => {
-                e.refs = 0;
-                match e.free_func {
-                    Some(f) => f(ety),
-                    None => heap::free(ety.cast()),
-                }
-            }
-            _ => e.refs -= 1,
-        }
-    })
+    if !ety.is_null() {
+        release(ety)
+    }
 }
 
 /// Release `len` entries of `ety_list`, then free the array itself with
@@ -133,7 +162,7 @@ impl CEntry {
     /// `p` must be NULL or a live entry.
     pub unsafe fn from_borrowed(p: *mut raft_entry_t) -> Option<CEntry> {
         let e = NonNull::new(p)?;
-        raft_entry_hold(p);
+        hold(p);
         Some(CEntry(e))
     }
 
@@ -176,17 +205,19 @@ impl CEntry {
 }
 
 impl Clone for CEntry {
+    #[inline]
     fn clone(&self) -> Self {
         // SAFETY: the entry is live while self holds it.
-        unsafe { raft_entry_hold(self.as_ptr()) };
+        unsafe { hold(self.as_ptr()) };
         CEntry(self.0)
     }
 }
 
 impl Drop for CEntry {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: this handle owns one reference.
-        unsafe { raft_entry_release(self.as_ptr()) }
+        unsafe { release(self.as_ptr()) }
     }
 }
 

@@ -69,6 +69,17 @@ impl raft_log_t {
         }
     }
 
+    /// Append a new reference to `e`: without a `log_offer` hook, straight
+    /// onto the entries (the server's per-entry path).
+    #[inline(always)]
+    fn append_ref(&self, e: &CEntry) -> core::Result<()> {
+        if self.cbs.get().log_offer.is_some() {
+            return self.append_owned(e.clone());
+        }
+        self.log.push(e.clone());
+        Ok(())
+    }
+
     /// Remove `from_idx` onwards, newest first: `log_pop` hook, then `notify`.
     fn delete(&self, from_idx: Index, notify: &mut dyn FnMut(&CEntry, Index)) -> core::Result<()> {
         if from_idx == 0 {
@@ -497,7 +508,8 @@ pub static raft_log_internal_impl: raft_log_impl_t = raft_log_impl_t {
 pub struct VtableLog {
     vt: raft_log_impl_t,
     log: *mut c_void,
-    builtin: bool,
+    /// `log` itself when it is the built-in log (driven directly), else NULL.
+    builtin: *const raft_log_t,
 }
 
 impl VtableLog {
@@ -511,10 +523,14 @@ impl VtableLog {
         arg: *mut c_void,
     ) -> Option<VtableLog> {
         let vt = *impl_.as_ref()?;
-        let builtin = ptr::eq(impl_, &raft_log_internal_impl);
         let log = match vt.init {
             Some(init) => init(raft.cast(), arg),
             None => ptr::null_mut(),
+        };
+        let builtin = if ptr::eq(impl_, &raft_log_internal_impl) {
+            log as *const raft_log_t
+        } else {
+            ptr::null()
         };
         Some(VtableLog { vt, log, builtin })
     }
@@ -524,13 +540,11 @@ impl VtableLog {
         self.log
     }
 
+    #[inline]
     fn builtin(&self) -> Option<&raft_log_t> {
-        // SAFETY: for the built-in vtable, `log` came from `li_init` and lives until drop.
-        if self.builtin {
-            unsafe { internal(self.log) }
-        } else {
-            None
-        }
+        // SAFETY: set only for the built-in vtable, whose `log` came from
+        // `li_init` and lives until drop.
+        unsafe { self.builtin.as_ref() }
     }
 }
 
@@ -568,13 +582,24 @@ impl LogStore<CEntry> for VtableLog {
         }
     }
 
+    #[inline(always)]
     fn append(&self, entry: &CEntry) -> core::Result<()> {
         if let Some(l) = self.builtin() {
-            return l.append_owned(entry.clone());
+            return l.append_ref(entry);
         }
         match self.vt.append {
             Some(f) => Error::check(unsafe { f(self.log, entry.as_ptr()) }),
             None => Ok(()),
+        }
+    }
+
+    fn append_batch(&self, entries: &[CEntry]) -> (usize, core::Result<()>) {
+        match self.builtin() {
+            Some(l) if l.cbs.get().log_offer.is_none() => {
+                l.log.push_all(entries);
+                (entries.len(), Ok(()))
+            }
+            _ => core::log::append_each(self, entries),
         }
     }
 
@@ -614,6 +639,12 @@ impl LogStore<CEntry> for VtableLog {
         }
     }
 
+    #[inline]
+    fn removals(&self) -> Option<u64> {
+        self.builtin().map(|l| l.log.removals())
+    }
+
+    #[inline]
     fn get_batch(&self, idx: Index, max: Index, out: &mut Vec<CEntry>) -> Index {
         if let Some(l) = self.builtin() {
             return l.log.get_batch(idx, max, out);
@@ -642,6 +673,7 @@ impl LogStore<CEntry> for VtableLog {
         self.vt.first_idx.map_or(1, |f| unsafe { f(self.log) })
     }
 
+    #[inline]
     fn current_idx(&self) -> Index {
         if let Some(l) = self.builtin() {
             return l.log.current_idx();
@@ -657,7 +689,7 @@ impl LogStore<CEntry> for VtableLog {
     }
 
     fn sync(&self) -> core::Result<()> {
-        if self.builtin {
+        if !self.builtin.is_null() {
             return Ok(());
         }
         match self.vt.sync {
@@ -682,7 +714,7 @@ mod tests {
         let vt = raft_log_internal_impl;
         let imp: *const raft_log_impl_t = if copy { &vt } else { &raft_log_internal_impl };
         let log = unsafe { VtableLog::new(imp, ptr::null_mut(), ptr::null_mut()) }.unwrap();
-        assert_eq!(log.builtin, !copy);
+        assert_eq!(log.builtin.is_null(), copy);
         let es: Vec<CEntry> = (1..=5).map(entry).collect();
         for e in &es {
             log.append(e).unwrap();

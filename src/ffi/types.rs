@@ -592,6 +592,41 @@ impl raft_appendentries_req_t {
         }
     }
 
+    /// The entries as handles borrowed from the C array (no counts touched:
+    /// the caller's references keep them alive for the call); `None` when the
+    /// array holds a NULL, which [`Self::to_core`] skips.
+    ///
+    /// # Safety
+    /// As for [`Self::to_core`]; the slice must not outlive the call.
+    pub unsafe fn borrow_entries<'a>(&self) -> Option<&'a [super::entry::CEntry]> {
+        if self.entries.is_null() || self.n_entries <= 0 {
+            return Some(&[]);
+        }
+        let n = self.n_entries as usize;
+        let ptrs = std::slice::from_raw_parts(self.entries as *const *mut raft_entry_t, n);
+        if ptrs.iter().any(|p| p.is_null()) {
+            return None;
+        }
+        // SAFETY: CEntry is a transparent non-null entry pointer, and none is NULL.
+        Some(std::slice::from_raw_parts(
+            self.entries as *const super::entry::CEntry,
+            n,
+        ))
+    }
+
+    /// The request without its entries.
+    pub fn header_to_core(&self) -> core::AppendEntriesRequest<super::entry::CEntry> {
+        core::AppendEntriesRequest {
+            leader_id: self.leader_id,
+            msg_id: self.msg_id,
+            term: self.term,
+            prev_log_idx: self.prev_log_idx,
+            prev_log_term: self.prev_log_term,
+            leader_commit: self.leader_commit,
+            entries: Vec::new(),
+        }
+    }
+
     /// A C view of a core request. `ptrs` receives the entry pointers and
     /// must outlive the returned value's use; no references are taken (the
     /// request keeps the entries alive).

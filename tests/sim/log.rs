@@ -26,6 +26,9 @@ pub struct LogData {
     /// appended (kept across restarts): what the node could have acknowledged,
     /// for the commit rule check.
     pub held: BTreeMap<Term, Index>,
+    /// Bumped on every removal (`LogStore::removals`), so the server's
+    /// batched apply path runs in the simulation too.
+    pub removals: u64,
 }
 
 /// Shared handle: the server owns one clone, the simulation keeps another.
@@ -45,6 +48,7 @@ impl SimLog {
         let mut d = self.0.borrow_mut();
         let keep = (d.durable - d.base).max(0) as usize;
         d.entries.truncate(keep);
+        d.removals += 1;
     }
 
     pub fn entries_from(&self, idx: Index) -> Vec<(Index, SimEntry)> {
@@ -88,6 +92,7 @@ impl LogStore<SimEntry> for SimLog {
     fn reset(&self, first_idx: Index, term: Term) {
         let mut d = self.0.borrow_mut();
         d.entries.clear();
+        d.removals += 1;
         d.base = first_idx - 1;
         d.base_term = term;
         // What replaced the entries (a snapshot) is on disk.
@@ -116,6 +121,7 @@ impl LogStore<SimEntry> for SimLog {
         while d.base + 1 < first_idx {
             match d.entries.pop_front() {
                 Some(e) => {
+                    d.removals += 1;
                     d.base += 1;
                     d.base_term = e.term();
                 }
@@ -136,12 +142,17 @@ impl LogStore<SimEntry> for SimLog {
                     return Ok(());
                 }
                 let e = d.entries.pop_back().expect("non-empty");
+                d.removals += 1;
                 d.popped.push((idx, e.key()));
                 d.durable = d.durable.min(idx - 1);
                 (e, idx)
             };
             notify(&e, idx);
         }
+    }
+
+    fn removals(&self) -> Option<u64> {
+        Some(self.0.borrow().removals)
     }
 
     fn get(&self, idx: Index) -> Option<SimEntry> {

@@ -2,7 +2,10 @@
 
 use super::props::is_cfg_change;
 use super::Server;
-use crate::core::{log_type, Entry, Error, Host, LogStore, Result, Time, NODE_ID_NONE};
+use crate::core::{log_type, Entry, Error, Host, Index, LogStore, Result, Time, NODE_ID_NONE};
+
+/// Most committed entries `apply_all` reads from the log at once.
+const APPLY_BATCH: Index = 64;
 
 impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// Apply the entry after `last_applied_idx`. `Ok(false)` when there is
@@ -15,6 +18,14 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         let Some(entry) = self.entry_at(idx) else {
             return Ok(false);
         };
+        self.apply_one(&entry, idx)?;
+        Ok(true)
+    }
+
+    /// Hand `entry`, the log's entry at `idx` (the one after the last
+    /// applied), to the state machine and do the server's bookkeeping.
+    #[inline(always)]
+    fn apply_one(&self, entry: &E, idx: Index) -> Result<()> {
         self.debug(NODE_ID_NONE, || {
             format!(
                 "applying log: {}, id: {} size: {}",
@@ -23,7 +34,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                 entry.data().len()
             )
         });
-        if let Err(Error::Shutdown) = self.host.apply_entry(&entry, idx) {
+        if let Err(Error::Shutdown) = self.host.apply_entry(entry, idx) {
             return Err(Error::Shutdown);
         }
         self.last_applied_idx.set(idx);
@@ -31,14 +42,19 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         if idx == self.voting_cfg_change_log_idx.get() {
             self.voting_cfg_change_log_idx.set(-1);
         }
-        if !is_cfg_change(&entry) {
-            return Ok(true);
+        if is_cfg_change(entry) {
+            self.apply_cfg_change(entry, idx);
         }
-        // Committed changes are never rolled back.
+        Ok(())
+    }
+
+    /// A configuration change is committed: it will never be rolled back.
+    #[cold]
+    fn apply_cfg_change(&self, entry: &E, idx: Index) {
         self.noop_cfg_changes.borrow_mut().remove(&idx);
-        let id = self.host.get_node_id(&entry, idx);
+        let id = self.host.get_node_id(entry, idx);
         let Some(node) = self.node(id) else {
-            return Ok(true);
+            return;
         };
         match entry.entry_type() {
             log_type::ADD_NODE => {
@@ -60,15 +76,74 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             }
             _ => {}
         }
-        Ok(true)
     }
 
     /// Apply everything committed, stopping early (and leaving work pending)
     /// when the current time budget is spent.
+    ///
+    /// Entries are read from the log a batch at a time (held, so callbacks
+    /// may change the log meanwhile). After each callback the rest of the
+    /// batch is trusted only while the log reports no removal since it was
+    /// read and the next entry to apply is the batch's next one; otherwise it
+    /// is read again. A log that cannot tell is read entry by entry.
     pub fn apply_all(&self) -> Result<()> {
         if !self.is_apply_allowed() {
             return Ok(());
         }
+        let mut batch = self.apply_buf.take();
+        let r = self.apply_batches(&mut batch);
+        // Release what was read ahead (no borrow is held: a release may call C).
+        batch.clear();
+        if batch.capacity() <= APPLY_BATCH as usize {
+            self.apply_buf.set(batch);
+        }
+        r
+    }
+
+    fn apply_batches(&self, batch: &mut Vec<E>) -> Result<()> {
+        'read: loop {
+            let commit = self.commit_idx();
+            let first = self.last_applied_idx() + 1;
+            if commit < first {
+                return Ok(());
+            }
+            let Some(removals) = self.log.removals() else {
+                return self.apply_unbatched();
+            };
+            batch.clear();
+            self.log
+                .get_batch(first, (commit - first + 1).min(APPLY_BATCH), batch);
+            let mut deadline = Deadline::new(self.exec_deadline.get());
+            let mut idx = first;
+            for entry in batch.iter() {
+                // A callback may have moved things on: stop, or read again.
+                if idx != first {
+                    if self.last_applied_idx() + 1 != idx || self.log.removals() != Some(removals) {
+                        continue 'read;
+                    }
+                    if self.commit_idx() < idx {
+                        return Ok(());
+                    }
+                }
+                if deadline.passed(self) {
+                    self.pending_operations.set(true);
+                    return Ok(());
+                }
+                if !self.is_apply_allowed() {
+                    return Ok(());
+                }
+                self.apply_one(entry, idx)?;
+                idx += 1;
+            }
+            if batch.is_empty() {
+                // The log lacks the entry: as when reading one by one.
+                return self.apply_unbatched();
+            }
+        }
+    }
+
+    /// The apply loop reading one entry at a time.
+    fn apply_unbatched(&self) -> Result<()> {
         while self.commit_idx() > self.last_applied_idx() {
             if self.time_millis() > self.exec_deadline.get() {
                 self.pending_operations.set(true);
@@ -88,6 +163,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
 
     /// Apply committed entries and answer ready reads, for at most half a
     /// request timeout so heartbeats are not starved.
+    #[inline]
     pub fn exec_operations(&self) -> Result<()> {
         // Idle (nothing committed to apply, no read waiting): this runs on
         // every periodic tick and flush, so skip the clock callback too.
@@ -95,6 +171,12 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             self.pending_operations.set(false);
             return Ok(());
         }
+        self.exec_pending_operations()
+    }
+
+    /// [`Self::exec_operations`] when there is something to do.
+    #[inline(never)]
+    fn exec_pending_operations(&self) -> Result<()> {
         self.exec_deadline
             .set(self.time_millis() + self.request_timeout() / 2);
         self.pending_operations.set(false);
@@ -104,5 +186,35 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         }
         self.exec_deadline.set(Time::MAX);
         r
+    }
+}
+
+/// `exec_deadline` (milliseconds) as a bound on the clock's microseconds,
+/// so the per-entry check needs no division.
+struct Deadline {
+    ms: Time,
+    /// The clock has passed `ms` when its microseconds exceed this.
+    us: Time,
+}
+
+impl Deadline {
+    #[inline]
+    fn new(ms: Time) -> Deadline {
+        // us / 1000 > ms  <=>  us > ms * 1000 + 999 (ms >= 0), us > ms * 1000 (ms < 0),
+        // as `/` truncates toward zero.
+        let us = ms.saturating_mul(1000);
+        let us = if ms >= 0 { us.saturating_add(999) } else { us };
+        Deadline { ms, us }
+    }
+
+    /// Whether the clock passed the server's deadline (re-read: a nested
+    /// call may have moved it).
+    #[inline(always)]
+    fn passed<E: Entry, L: LogStore<E>, H: Host<E>>(&mut self, s: &Server<E, L, H>) -> bool {
+        let ms = s.exec_deadline.get();
+        if ms != self.ms {
+            *self = Deadline::new(ms);
+        }
+        s.host.timestamp().unwrap_or(0) > self.us
     }
 }

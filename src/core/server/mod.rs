@@ -20,7 +20,7 @@
 //! * `raft_recv_entry` answers `NotLeader` before checking voting changes.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
@@ -32,6 +32,7 @@ use super::types::{Index, MsgId, NodeId, State, Term, Time, NODE_ID_NONE};
 
 mod apply;
 mod election;
+mod heartbeat;
 mod membership;
 mod periodic;
 mod props;
@@ -108,10 +109,14 @@ pub(crate) struct Nodes {
     pub(crate) list: Vec<Rc<Node>>,
     /// For ids below `DENSE_IDS`: position in `list` plus one (0: absent).
     dense: Vec<u32>,
-    /// Nodes by address and, for ids outside the dense table, by id: one
-    /// map for both (see [`addr_key`], [`id_key`]) keeps `Nodes` small.
+    /// Nodes whose ids are outside the dense table, by id.
     keyed: HashMap<u64, Rc<Node>, BuildHasherDefault<IdHasher>>,
-    /// The server's node epoch, shared with every node held here.
+    /// Open-addressing index by address (see [`addr_slot`]): position in
+    /// `list` plus one, 0 for an empty slot; a power of two at least twice
+    /// `list`'s length, so a probe always ends at an empty slot.
+    by_addr: Vec<u32>,
+    /// The server's node epoch, shared with every node held here (and with
+    /// the server itself: it stays the same `Rc` for the server's life).
     pub(crate) epoch: Epoch,
 }
 
@@ -125,14 +130,17 @@ fn dense_slot(id: NodeId) -> Option<usize> {
     usize::try_from(id).ok().filter(|&i| i < DENSE_IDS)
 }
 
-/// Map key of a node address: `Node`s are 8-aligned, so the low bit is 0.
-fn addr_key(addr: usize) -> u64 {
-    addr as u64
+/// Map key of a node id.
+fn id_key(id: NodeId) -> u64 {
+    u64::from(id as u32)
 }
 
-/// Map key of a node id: odd, so it never equals an address key.
-fn id_key(id: NodeId) -> u64 {
-    (u64::from(id as u32) << 1) | 1
+/// Home slot of a node address in a `by_addr` table of `mask + 1` slots:
+/// the high bits of a multiplicative hash of the address (low 4 bits are
+/// alignment).
+#[inline]
+fn addr_slot(addr: usize, mask: usize) -> usize {
+    ((addr as u64 >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize & mask
 }
 
 impl Nodes {
@@ -143,12 +151,32 @@ impl Nodes {
     pub(crate) fn push(&mut self, node: Rc<Node>) {
         self.bump_epoch();
         node.set_epoch(Some(self.epoch.clone()));
-        self.keyed.insert(addr_key(addr_of(&node)), node.clone());
         self.list.push(node);
         self.index_last();
     }
+    /// Put `list[pos]` into the address index, growing it when half full.
+    fn index_addr(&mut self, pos: usize) {
+        if self.by_addr.len() < 2 * self.list.len() {
+            let size = (2 * self.list.len()).next_power_of_two().max(8);
+            self.by_addr = vec![0; size];
+            for p in 0..self.list.len() {
+                self.place_addr(p);
+            }
+            return;
+        }
+        self.place_addr(pos);
+    }
+    fn place_addr(&mut self, pos: usize) {
+        let mask = self.by_addr.len() - 1;
+        let mut h = addr_slot(addr_of(&self.list[pos]), mask);
+        while self.by_addr[h] != 0 {
+            h = (h + 1) & mask;
+        }
+        self.by_addr[h] = pos as u32 + 1;
+    }
     /// Index the last node of `list` by id (the first node with an id wins).
     fn index_last(&mut self) {
+        self.index_addr(self.list.len() - 1);
         let pos = self.list.len();
         let node = &self.list[pos - 1];
         match dense_slot(node.id()) {
@@ -170,7 +198,8 @@ impl Nodes {
     /// Rebuild the id indexes after nodes left `list` (positions moved).
     fn reindex(&mut self) {
         self.dense.clear();
-        self.keyed.retain(|&k, _| k & 1 == 0);
+        self.keyed.clear();
+        self.by_addr.iter_mut().for_each(|p| *p = 0);
         let list = std::mem::take(&mut self.list);
         for n in list {
             self.list.push(n);
@@ -185,25 +214,34 @@ impl Nodes {
                 Some(&p) if p > 0 => self.list.get(p as usize - 1),
                 _ => None,
             },
-            None => self.keyed.get(&id_key(id)),
+            None => self.get_keyed(id),
         }
+    }
+    /// [`Self::get`] for an id outside the dense table (rare: kept out of line).
+    #[inline(never)]
+    fn get_keyed(&self, id: NodeId) -> Option<&Rc<Node>> {
+        self.keyed.get(&id_key(id))
     }
     #[inline]
     pub(crate) fn by_addr(&self, addr: usize) -> Option<&Rc<Node>> {
-        if addr & 1 != 0 {
-            return None;
+        let mask = self.by_addr.len().checked_sub(1)?;
+        let mut h = addr_slot(addr, mask);
+        loop {
+            let p = *self.by_addr.get(h)? as usize;
+            let n = self.list.get(p.checked_sub(1)?)?;
+            if addr_of(n) == addr {
+                return Some(n);
+            }
+            h = (h + 1) & mask;
         }
-        self.keyed.get(&addr_key(addr))
     }
     /// Keep only the nodes for which `keep` holds.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Rc<Node>) -> bool) {
         self.bump_epoch();
-        let keyed = &mut self.keyed;
         self.list.retain(|n| {
             let k = keep(n);
             if !k {
                 n.set_epoch(None);
-                keyed.remove(&addr_key(addr_of(n)));
             }
             k
         });
@@ -215,7 +253,6 @@ impl Nodes {
         self.list.retain(|n| !Rc::ptr_eq(n, node));
         if self.list.len() != before {
             node.set_epoch(None);
-            self.keyed.remove(&addr_key(addr_of(node)));
             self.reindex();
         }
     }
@@ -240,6 +277,9 @@ impl Hasher for IdHasher {
     }
     fn write_i32(&mut self, v: i32) {
         self.write_u64(v as u32 as u64)
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.write_u64(v as u64)
     }
     fn write_usize(&mut self, v: usize) {
         self.write_u64(v as u64)
@@ -294,13 +334,18 @@ pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
     pub(crate) last_acked_msg_id: Cell<MsgId>,
 
     pub(crate) nodes: RefCell<Nodes>,
+    /// The node epoch `nodes` shares with its nodes, also held here so the
+    /// caches can check it without borrowing `nodes`.
+    pub(crate) epoch: Epoch,
     /// The local node, if known (it may have been removed from the configuration).
     pub(crate) my_node: RefCell<Option<Rc<Node>>>,
     /// Index of the uncommitted voting configuration change, or -1.
     pub(crate) voting_cfg_change_log_idx: Cell<Index>,
     /// Indexes of appended configuration changes that changed nothing (e.g. an
     /// ADD_NODE for a voter), so popping them must not undo anything either.
-    pub(crate) noop_cfg_changes: RefCell<std::collections::HashSet<Index>>,
+    /// (Hashed with `IdHasher`: std's random seeding would run `getrandom` and
+    /// touch otherwise unused code pages for every server.)
+    pub(crate) noop_cfg_changes: RefCell<HashSet<Index, BuildHasherDefault<IdHasher>>>,
 
     /// Id of the latest AppendEntries round (reads and check-quorum key on it).
     pub(crate) msg_id: Cell<MsgId>,
@@ -324,10 +369,15 @@ pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
     pub(crate) commit_tally: Cell<Option<CommitTally>>,
     /// Cached vote count, so each vote response costs O(1).
     pub(crate) vote_tally: Cell<Option<VoteTally>>,
+    /// (node epoch, at most one listed node votes), for the single-voter
+    /// check every periodic tick makes.
+    pub(crate) lone_voter_memo: Cell<Option<(u64, bool)>>,
     /// Buffers reused across calls instead of allocating per message: the
     /// entries of an outgoing AppendEntries and the match indexes of the
     /// commit check. Taken while in use, so re-entrant calls just allocate.
     pub(crate) send_buf: Cell<Vec<E>>,
+    /// Committed entries read ahead for applying (see `apply_all`).
+    pub(crate) apply_buf: Cell<Vec<E>>,
     pub(crate) index_buf: Cell<Vec<Index>>,
 
     _entry: std::marker::PhantomData<E>,
@@ -340,6 +390,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// `randomize_election_timeout` once the host can produce random numbers.
     pub fn new(log: L, host: H) -> Self {
         let config = Config::default();
+        let nodes = Nodes::default();
+        let epoch = nodes.epoch.clone();
         Server {
             log,
             host,
@@ -357,7 +409,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             election_timeout_rand: Cell::new(config.election_timeout),
             quorum_timeout: Cell::new(config.election_timeout * 2),
             last_acked_msg_id: Cell::new(0),
-            nodes: RefCell::new(Nodes::default()),
+            nodes: RefCell::new(nodes),
+            epoch,
             my_node: RefCell::new(None),
             voting_cfg_change_log_idx: Cell::new(-1),
             noop_cfg_changes: RefCell::new(Default::default()),
@@ -372,7 +425,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             flush_memo: Cell::new(None),
             commit_tally: Cell::new(None),
             vote_tally: Cell::new(None),
+            lone_voter_memo: Cell::new(None),
             send_buf: Cell::new(Vec::new()),
+            apply_buf: Cell::new(Vec::new()),
             index_buf: Cell::new(Vec::new()),
             _entry: std::marker::PhantomData,
         }
@@ -493,8 +548,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// The local node, if it is known and still in the configuration.
     /// The current node epoch (see [`Epoch`]): cached node scans are valid
     /// while it stays the same.
+    #[inline]
     pub(crate) fn node_epoch(&self) -> u64 {
-        self.nodes.borrow().epoch.get()
+        self.epoch.get()
     }
 
     pub fn my_node(&self) -> Option<Rc<Node>> {
@@ -502,7 +558,10 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
     /// The local node's id, or `NODE_ID_NONE`.
     pub fn my_id(&self) -> NodeId {
-        self.my_node().map_or(NODE_ID_NONE, |n| n.id())
+        self.my_node
+            .borrow()
+            .as_ref()
+            .map_or(NODE_ID_NONE, |n| n.id())
     }
     /// Number of queued linearizable reads.
     pub fn pending_reads(&self) -> usize {

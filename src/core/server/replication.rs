@@ -70,16 +70,24 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
 
     /// Append `entry` to the log and apply its configuration change, if any.
+    #[inline(always)]
     pub fn append_entry(&self, entry: &E) -> Result<()> {
         self.log.append(entry)?;
+        if is_cfg_change(entry) {
+            self.appended_cfg_change(entry);
+        }
+        Ok(())
+    }
+
+    /// The configuration change `entry` was just appended (kept out of the
+    /// per-entry path: such entries are rare).
+    #[cold]
+    fn appended_cfg_change(&self, entry: &E) {
         let idx = self.current_idx();
         if is_voting_cfg_change(entry) {
             self.voting_cfg_change_log_idx.set(idx);
         }
-        if is_cfg_change(entry) {
-            self.handle_append_cfg_change(entry, idx);
-        }
-        Ok(())
+        self.handle_append_cfg_change(entry, idx);
     }
 
     /// Remove `idx` and everything after it (never committed entries), rolling
@@ -225,6 +233,16 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         &self,
         req: &AppendEntriesRequest<E>,
     ) -> (AppendEntriesResponse, Result<()>) {
+        self.recv_appendentries_with(req, &req.entries)
+    }
+
+    /// [`Self::recv_appendentries`] with the entries passed apart from the
+    /// request (`req.entries` is ignored), so a caller can lend them.
+    pub fn recv_appendentries_with(
+        &self,
+        req: &AppendEntriesRequest<E>,
+        entries: &[E],
+    ) -> (AppendEntriesResponse, Result<()>) {
         self.debug(req.leader_id, || {
             format!(
                 "recv appendentries li:{} t:{} ci:{} lc:{} pli:{} plt:{} msgid:{} #{}",
@@ -235,7 +253,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                 req.prev_log_idx,
                 req.prev_log_term,
                 req.msg_id,
-                req.entries.len()
+                entries.len()
             )
         });
         let mut resp = AppendEntriesResponse {
@@ -244,7 +262,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             success: false,
             current_idx: 0,
         };
-        let r = self.handle_appendentries(req, &mut resp);
+        let r = self.handle_appendentries(req, entries, &mut resp);
         if let Some(n) = self.nodes.borrow().get(req.leader_id) {
             n.update_max_seen_msgid(req.msg_id);
         }
@@ -258,6 +276,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     fn handle_appendentries(
         &self,
         req: &AppendEntriesRequest<E>,
+        entries: &[E],
         resp: &mut AppendEntriesResponse,
     ) -> Result<()> {
         if !self.accept_leader_request(req.term, req.leader_id, "AE")? {
@@ -275,7 +294,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                     return Err(Error::Shutdown);
                 }
             } else {
-                match self.entry_at(req.prev_log_idx).map(|e| e.term()) {
+                match self.log.term_at(req.prev_log_idx) {
                     None => {
                         self.debug(req.leader_id, || {
                             format!("AE no log at prev_idx {}", req.prev_log_idx)
@@ -309,17 +328,18 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             self.set_msg_id(req.msg_id);
         }
 
+        // Skip what we already hold; a conflicting entry ends it (and what follows goes).
         let mut i = 0;
-        while i < req.entries.len() {
-            let ety = &req.entries[i];
+        while i < entries.len() {
             let idx = req.prev_log_idx + 1 + i as Index;
             if idx <= compacted {
                 resp.current_idx = idx;
                 i += 1;
                 continue;
             }
-            match self.entry_at(idx).map(|e| e.term()) {
-                Some(term) if term != ety.term() => {
+            let stored = if idx > 0 { self.log.term_at(idx) } else { None };
+            match stored {
+                Some(term) if term != entries[i].term() => {
                     if idx <= self.commit_idx() {
                         self.debug(req.leader_id, || {
                             "AE entry conflicts with committed entry".into()
@@ -336,11 +356,22 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                 }
             }
         }
-        for (j, ety) in req.entries.iter().enumerate().skip(i) {
-            self.append_entry(ety)?;
-            resp.current_idx = req.prev_log_idx + 1 + j as Index;
+        // Append the rest: runs of ordinary entries in one step, a
+        // configuration change on its own (it takes effect as it is appended).
+        while i < entries.len() {
+            let rest = &entries[i..];
+            let run = rest.iter().position(is_cfg_change).unwrap_or(rest.len());
+            let r = if run == 0 {
+                self.append_entry(&rest[0]).map(|()| i += 1)
+            } else {
+                let (n, r) = self.log.append_batch(&rest[..run]);
+                i += n;
+                r
+            };
+            resp.current_idx = req.prev_log_idx + i as Index;
+            r?;
         }
-        if !req.entries.is_empty() {
+        if !entries.is_empty() {
             self.log.sync()?;
         }
 
@@ -476,11 +507,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         let Some(commit) = commit else {
             return;
         };
-        if commit > ci
-            && self
-                .entry_at(commit)
-                .is_some_and(|e| e.term() == self.current_term())
-        {
+        if commit > ci && self.log.term_at(commit) == Some(self.current_term()) {
             self.set_commit_idx(commit);
         }
     }
@@ -488,8 +515,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// With auto-flush off: the leader's last index to make durable, once
     /// (0 when nothing new or not leader).
     pub fn index_to_sync(&self) -> Index {
+        if !self.is_leader() {
+            return 0;
+        }
         let idx = self.current_idx();
-        if !self.is_leader() || idx < self.next_sync_index.get() {
+        if idx < self.next_sync_index.get() {
             return 0;
         }
         self.next_sync_index.set(idx + 1);
@@ -498,35 +528,42 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
 
     /// Entries up to `sync_index` are durable locally: count them toward
     /// commit, send what is pending, then apply and answer reads.
+    #[inline]
     pub fn flush(&self, sync_index: Index) -> Result<()> {
         if self.is_leader() {
-            if let Some(me) = self.my_node().filter(|m| sync_index > m.match_idx()) {
-                let idx = sync_index.min(self.current_idx());
-                if idx > me.match_idx() {
-                    self.raise_match_idx(&me, idx);
-                } else {
-                    me.set_match_idx(idx);
-                }
-            }
-            self.update_commit_idx();
-            let last_read = self.read_queue.borrow().back().map_or(0, |r| r.msg_id);
-            let current = self.current_idx();
-            let key = (self.node_epoch(), current, last_read);
-            if self.flush_memo.get() != Some(key) {
-                let mut sent = false;
-                self.for_each_node(|n| {
-                    let idle = n.next_msgid() > last_read && n.next_idx() > self.current_idx();
-                    if !self.is_me(&n) && !idle {
-                        sent = true;
-                        let _ = self.send_appendentries(&n);
-                    }
-                });
-                // Nobody was behind: until a node's next index or msg id, the
-                // log's end or the read queue moves, a rescan finds nobody.
-                self.flush_memo.set(if sent { None } else { Some(key) });
-            }
+            self.flush_leader(sync_index);
         }
         self.exec_operations()
+    }
+
+    /// The leader's part of [`Self::flush`]: commit and send.
+    #[inline(never)]
+    fn flush_leader(&self, sync_index: Index) {
+        if let Some(me) = self.my_node().filter(|m| sync_index > m.match_idx()) {
+            let idx = sync_index.min(self.current_idx());
+            if idx > me.match_idx() {
+                self.raise_match_idx(&me, idx);
+            } else {
+                me.set_match_idx(idx);
+            }
+        }
+        self.update_commit_idx();
+        let last_read = self.read_queue.borrow().back().map_or(0, |r| r.msg_id);
+        let current = self.current_idx();
+        let key = (self.node_epoch(), current, last_read);
+        if self.flush_memo.get() != Some(key) {
+            let mut sent = false;
+            self.for_each_node(|n| {
+                let idle = n.next_msgid() > last_read && n.next_idx() > self.current_idx();
+                if !self.is_me(&n) && !idle {
+                    sent = true;
+                    let _ = self.send_appendentries(&n);
+                }
+            });
+            // Nobody was behind: until a node's next index or msg id, the
+            // log's end or the read queue moves, a rescan finds nobody.
+            self.flush_memo.set(if sent { None } else { Some(key) });
+        }
     }
 
     /// What became of the entry a client submitted.
