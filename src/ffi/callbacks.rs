@@ -17,6 +17,14 @@ use crate::core::{
     NODE_ID_NONE,
 };
 
+/// The (set) `send_appendentries` callback.
+type SendAppendEntries = unsafe extern "C" fn(
+    *mut raft_server_t,
+    *mut c_void,
+    *mut raft_node_t,
+    *mut raft_appendentries_req_t,
+) -> std::ffi::c_int;
+
 /// The C side of a server: its callbacks, called with the server's own handle.
 pub struct CHost {
     cbs: Cell<raft_cbs_t>,
@@ -50,6 +58,24 @@ impl CHost {
     fn cb(&self) -> raft_cbs_t {
         self.cbs.get()
     }
+    /// `send_appendentries` with entries: their pointers go in a reused array.
+    #[inline(never)]
+    fn send_with_entries(
+        &self,
+        f: SendAppendEntries,
+        node: &Node,
+        msg: &AppendEntriesRequest<CEntry>,
+    ) -> Result<()> {
+        let mut ptrs = self.ptr_buf.take();
+        let mut m = raft_appendentries_req_t::borrow_core(msg, &mut ptrs);
+        let r = unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) };
+        // Keep small buffers only: one huge batch should not pin its memory.
+        if ptrs.capacity() <= 1024 {
+            ptrs.clear();
+            self.ptr_buf.set(ptrs);
+        }
+        Error::check(r)
+    }
     fn udata(&self) -> *mut c_void {
         // SAFETY: `me` owns this host, so it is live whenever the host is used.
         unsafe { (*self.me).udata() }
@@ -79,19 +105,25 @@ impl Host<CEntry> for CHost {
         let Some(f) = self.cb().send_appendentries else {
             return Err(Error::Callback(-1));
         };
-        if msg.entries.is_empty() {
-            let mut m = raft_appendentries_req_t::borrow_core(msg, &mut Vec::new());
-            return Error::check(unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) });
+        if !msg.entries.is_empty() {
+            return self.send_with_entries(f, node, msg);
         }
-        let mut ptrs = self.ptr_buf.take();
-        let mut m = raft_appendentries_req_t::borrow_core(msg, &mut ptrs);
-        let r = unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) };
-        // Keep small buffers only: one huge batch should not pin its memory.
-        if ptrs.capacity() <= 1024 {
-            ptrs.clear();
-            self.ptr_buf.set(ptrs);
+        // A heartbeat: the C request straight from the core's, no pointer array.
+        let mut m = raft_appendentries_req_t {
+            leader_id: msg.leader_id,
+            msg_id: msg.msg_id,
+            term: msg.term,
+            prev_log_idx: msg.prev_log_idx,
+            prev_log_term: msg.prev_log_term,
+            leader_commit: msg.leader_commit,
+            n_entries: 0,
+            entries: ptr::null_mut(),
+        };
+        // SAFETY: the user's callback, given our handle and a request that outlives the call.
+        match unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) } {
+            0 => Ok(()),
+            rc => Error::check(rc),
         }
-        Error::check(r)
     }
 
     fn has_send_appendentries(&self) -> bool {
