@@ -90,6 +90,21 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         true
     }
 
+    /// `flush` when there is nothing to do: not the leader, nothing
+    /// committed to apply, no read waiting. `true` when handled. Calls
+    /// neither host nor log.
+    #[inline]
+    pub fn flush_idle(&self) -> bool {
+        if self.is_leader()
+            || self.last_applied_idx() < self.commit_idx()
+            || !self.read_queue.borrow().is_empty()
+        {
+            return false;
+        }
+        self.pending_operations.set(false);
+        true
+    }
+
     /// Run `f` on the node whose address is `addr`, if the server holds it.
     /// The node list stays borrowed: `f` must not reach the host or the log.
     #[inline]

@@ -214,8 +214,13 @@ impl Nodes {
                 Some(&p) if p > 0 => self.list.get(p as usize - 1),
                 _ => None,
             },
-            None => self.keyed.get(&id_key(id)),
+            None => self.get_keyed(id),
         }
+    }
+    /// [`Self::get`] for an id outside the dense table (rare: kept out of line).
+    #[inline(never)]
+    fn get_keyed(&self, id: NodeId) -> Option<&Rc<Node>> {
+        self.keyed.get(&id_key(id))
     }
     #[inline]
     pub(crate) fn by_addr(&self, addr: usize) -> Option<&Rc<Node>> {
