@@ -540,6 +540,12 @@ impl VtableLog {
         self.log
     }
 
+    /// Whether this is the built-in log (whose calls never reach C code).
+    #[inline]
+    pub fn is_builtin(&self) -> bool {
+        !self.builtin.is_null()
+    }
+
     #[inline]
     fn builtin(&self) -> Option<&raft_log_t> {
         // SAFETY: set only for the built-in vtable, whose `log` came from
