@@ -17,14 +17,6 @@ use crate::core::{
     NODE_ID_NONE,
 };
 
-/// The (set) `send_appendentries` callback.
-type SendAppendEntries = unsafe extern "C" fn(
-    *mut raft_server_t,
-    *mut c_void,
-    *mut raft_node_t,
-    *mut raft_appendentries_req_t,
-) -> std::ffi::c_int;
-
 /// The C side of a server: its callbacks, called with the server's own handle.
 pub struct CHost {
     cbs: Cell<raft_cbs_t>,
@@ -38,6 +30,19 @@ pub struct CHost {
     /// use, so a nested send from a callback just allocates its own).
     ptr_buf: Cell<Vec<*mut raft_entry_t>>,
 }
+
+/// The `get_entries_to_send` callback, once known to be set.
+type GetEntriesFn = unsafe extern "C" fn(
+    *mut raft_server_t,
+    *mut c_void,
+    *mut raft_node_t,
+    raft_index_t,
+    raft_index_t,
+    *mut *mut raft_entry_t,
+) -> raft_index_t;
+
+/// Requests with at most this many entries pass their pointers from the stack.
+const SMALL_BATCH: usize = 8;
 
 fn node_ptr(n: &Node) -> *mut raft_node_t {
     n as *const Node as *mut raft_node_t
@@ -55,26 +60,43 @@ impl CHost {
     pub(crate) fn set_callbacks(&self, cbs: raft_cbs_t) {
         self.cbs.set(cbs)
     }
+    /// The `get_entries_to_send` callback `f`: up to `max` entries from `idx` into `out`.
+    #[inline(never)]
+    fn entries_to_send(
+        &self,
+        f: GetEntriesFn,
+        node: &Node,
+        idx: Index,
+        max: Index,
+        out: &mut Vec<CEntry>,
+    ) -> Index {
+        if max <= 0 {
+            return 0;
+        }
+        let mut buf: Vec<*mut raft_entry_t> = vec![ptr::null_mut(); max as usize];
+        let n = unsafe {
+            f(
+                self.me,
+                self.udata(),
+                node_ptr(node),
+                idx,
+                max,
+                buf.as_mut_ptr(),
+            )
+        }
+        .clamp(0, max);
+        // The callback hands over one reference per entry.
+        let before = out.len();
+        out.extend(
+            buf[..n as usize]
+                .iter()
+                .filter_map(|&p| unsafe { CEntry::from_owned(p) }),
+        );
+        (out.len() - before) as Index
+    }
+
     fn cb(&self) -> raft_cbs_t {
         self.cbs.get()
-    }
-    /// `send_appendentries` with entries: their pointers go in a reused array.
-    #[inline(never)]
-    fn send_with_entries(
-        &self,
-        f: SendAppendEntries,
-        node: &Node,
-        msg: &AppendEntriesRequest<CEntry>,
-    ) -> Result<()> {
-        let mut ptrs = self.ptr_buf.take();
-        let mut m = raft_appendentries_req_t::borrow_core(msg, &mut ptrs);
-        let r = unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) };
-        // Keep small buffers only: one huge batch should not pin its memory.
-        if ptrs.capacity() <= 1024 {
-            ptrs.clear();
-            self.ptr_buf.set(ptrs);
-        }
-        Error::check(r)
     }
     fn udata(&self) -> *mut c_void {
         // SAFETY: `me` owns this host, so it is live whenever the host is used.
@@ -101,29 +123,49 @@ impl Host<CEntry> for CHost {
         Error::check(unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) })
     }
 
+    #[inline]
     fn send_appendentries(&self, node: &Node, msg: &AppendEntriesRequest<CEntry>) -> Result<()> {
         let Some(f) = self.cb().send_appendentries else {
             return Err(Error::Callback(-1));
         };
-        if !msg.entries.is_empty() {
-            return self.send_with_entries(f, node, msg);
+        let n = msg.entries.len();
+        if n == 0 {
+            // A heartbeat: the C request straight from the core's.
+            let mut m = raft_appendentries_req_t {
+                leader_id: msg.leader_id,
+                msg_id: msg.msg_id,
+                term: msg.term,
+                prev_log_idx: msg.prev_log_idx,
+                prev_log_term: msg.prev_log_term,
+                leader_commit: msg.leader_commit,
+                n_entries: 0,
+                entries: ptr::null_mut(),
+            };
+            // SAFETY: the user's callback, given our handle and a request that outlives the call.
+            return match unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) } {
+                0 => Ok(()),
+                rc => Error::check(rc),
+            };
         }
-        // A heartbeat: the C request straight from the core's, no pointer array.
-        let mut m = raft_appendentries_req_t {
-            leader_id: msg.leader_id,
-            msg_id: msg.msg_id,
-            term: msg.term,
-            prev_log_idx: msg.prev_log_idx,
-            prev_log_term: msg.prev_log_term,
-            leader_commit: msg.leader_commit,
-            n_entries: 0,
-            entries: ptr::null_mut(),
-        };
-        // SAFETY: the user's callback, given our handle and a request that outlives the call.
-        match unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) } {
-            0 => Ok(()),
-            rc => Error::check(rc),
+        // The C array is a copy: the callback may scribble on it without
+        // touching the references the request holds.
+        if n <= SMALL_BATCH {
+            let mut small = [ptr::null_mut(); SMALL_BATCH];
+            for (p, e) in small.iter_mut().zip(&msg.entries) {
+                *p = e.as_ptr();
+            }
+            let mut m = raft_appendentries_req_t::view_core(msg, &mut small[..n]);
+            return Error::check(unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) });
         }
+        let mut ptrs = self.ptr_buf.take();
+        let mut m = raft_appendentries_req_t::borrow_core(msg, &mut ptrs);
+        let r = unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) };
+        // Keep small buffers only: one huge batch should not pin its memory.
+        if ptrs.capacity() <= 1024 {
+            ptrs.clear();
+            self.ptr_buf.set(ptrs);
+        }
+        Error::check(r)
     }
 
     fn has_send_appendentries(&self) -> bool {
@@ -285,6 +327,7 @@ impl Host<CEntry> for CHost {
         unsafe { f(self.me, self.udata(), node_ptr(node)) != 0 }
     }
 
+    #[inline]
     fn get_entries_to_send(
         &self,
         node: &Node,
@@ -293,29 +336,7 @@ impl Host<CEntry> for CHost {
         out: &mut Vec<CEntry>,
     ) -> Option<Index> {
         let f = self.cb().get_entries_to_send?;
-        if max <= 0 {
-            return Some(0);
-        }
-        let mut buf: Vec<*mut raft_entry_t> = vec![ptr::null_mut(); max as usize];
-        let n = unsafe {
-            f(
-                self.me,
-                self.udata(),
-                node_ptr(node),
-                idx,
-                max,
-                buf.as_mut_ptr(),
-            )
-        }
-        .clamp(0, max);
-        // The callback hands over one reference per entry.
-        let before = out.len();
-        out.extend(
-            buf[..n as usize]
-                .iter()
-                .filter_map(|&p| unsafe { CEntry::from_owned(p) }),
-        );
-        Some((out.len() - before) as Index)
+        Some(self.entries_to_send(f, node, idx, max, out))
     }
 
     fn timestamp(&self) -> Option<Time> {

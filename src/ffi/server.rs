@@ -543,44 +543,9 @@ pub unsafe extern "C" fn raft_recv_appendentries(
     let (Some(req), Some(resp)) = (req.as_ref(), resp.as_mut()) else {
         return MISUSE;
     };
-    if req.entries.is_null() || req.n_entries <= 0 {
-        if let Some(r) = recv_heartbeat_builtin(me, &req.header_to_core()) {
-            *resp = raft_appendentries_resp_t::from(&r);
-            return 0;
-        }
-    }
-    recv_appendentries_general(me, req, resp)
-}
-
-/// The straight heartbeat path over the built-in log, where no callback
-/// can run (see [`with_fast`]); it reads the leader id, so it first takes
-/// in one C wrote, as [`with`] does.
-#[inline(always)]
-unsafe fn recv_heartbeat_builtin(
-    me: *mut raft_server_t,
-    msg: &core::AppendEntriesRequest<CEntry>,
-) -> Option<core::AppendEntriesResponse> {
-    let h = live(me)?;
-    let s = h.server.get()?;
-    if !s.log().is_builtin() {
-        return None;
-    }
-    if h.depth.get() == 0 {
-        h.adopt_private_writes(s);
-    }
-    guard(None, || s.recv_heartbeat(msg))
-}
-
-/// `raft_recv_appendentries` past the straight heartbeat path.
-#[inline(never)]
-unsafe fn recv_appendentries_general(
-    me: *mut raft_server_t,
-    req: &raft_appendentries_req_t,
-    resp: &mut raft_appendentries_resp_t,
-) -> c_int {
     with(me, MISUSE, |s| {
         if req.entries.is_null() || req.n_entries <= 0 {
-            // A heartbeat the straight path declined (or a custom log).
+            // A heartbeat: usually the straight path.
             let msg = req.header_to_core();
             let (r, e) = match s.recv_heartbeat(&msg) {
                 Some(r) => (r, Ok(())),
