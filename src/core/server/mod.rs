@@ -153,7 +153,7 @@ impl PosTable {
     /// small ids: drop the low bits, multiply, fold the high bits down.
     #[inline]
     fn home(key: u64, mask: usize) -> usize {
-        let x = (key >> 4 | key << 60).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let x = key.rotate_right(4).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         (x ^ (x >> 29)) as usize & mask
     }
     /// Position of the first node along `key`'s probe sequence for which `is`
