@@ -344,11 +344,6 @@ raft_node_id_t raft_get_transfer_leader(raft_server_t *me);
 
 int raft_timeout_now(raft_server_t *me);
 
-/**
- * With auto-flush off: the index to make durable before `raft_flush`, or 0.
- */
-raft_index_t raft_get_index_to_sync(raft_server_t *me);
-
 int raft_pending_operations(raft_server_t *me);
 
 /**
@@ -739,6 +734,14 @@ int raft_recv_read_request(raft_server_t *me, raft_read_request_callback_f cb, v
  * `me` must be NULL or a server.
  */
 int raft_transfer_leader(raft_server_t *me, raft_node_id_t node_id, long timeout);
+
+/**
+ * With auto-flush off: the index to make durable before `raft_flush`, or 0.
+ *
+ * # Safety
+ * `me` must be NULL or a server.
+ */
+raft_index_t raft_get_index_to_sync(raft_server_t *me);
 
 /**
  * # Safety

@@ -9,7 +9,8 @@ use std::rc::Rc;
 use super::types::{Index, MsgId, NodeId, Size};
 
 /// A server's node epoch: bumped by every change that can alter who needs an
-/// AppendEntries or who counts toward a majority (next index/msg id, voting,
+/// AppendEntries or who counts toward a majority (next index/msg id moving
+/// back, voting,
 /// active, match index set from outside the commit path, membership). The
 /// server caches scans of its nodes under the value it saw; a different value
 /// means "rescan". Shared with the server's nodes because C sets node fields
@@ -104,8 +105,12 @@ impl Node {
     }
     /// Log indexes begin at 1, so anything lower is clamped to 1.
     pub fn set_next_idx(&self, idx: Index) {
-        self.bump_epoch();
-        self.next_idx.set(idx.max(1))
+        let idx = idx.max(1);
+        // Cached scans only care about a node falling behind (see `Epoch`).
+        if idx < self.next_idx.get() {
+            self.bump_epoch();
+        }
+        self.next_idx.set(idx)
     }
     pub fn match_idx(&self) -> Index {
         self.match_idx.get()
@@ -123,7 +128,9 @@ impl Node {
         self.next_msgid.get()
     }
     pub fn set_next_msgid(&self, v: MsgId) {
-        self.bump_epoch();
+        if v < self.next_msgid.get() {
+            self.bump_epoch();
+        }
         self.next_msgid.set(v)
     }
     pub fn match_msgid(&self) -> MsgId {

@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 static REPORTED: AtomicBool = AtomicBool::new(false);
 
-/// Run `f`, returning `default` instead if it panics.
+/// Run `f`, returning `default` instead if it panics. Free when nothing
+/// panics: the catch is a landing pad off the normal path.
+#[inline(always)]
 pub fn guard<T>(default: T, f: impl FnOnce() -> T) -> T {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(v) => v,

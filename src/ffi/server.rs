@@ -154,13 +154,29 @@ fn node_ptr(n: Option<Rc<Node>>) -> *mut raft_node_t {
     n.map_or(ptr::null_mut(), |n| Rc::as_ptr(&n) as *mut raft_node_t)
 }
 
+/// The handle behind `me` for exports whose contract is "NULL or a server":
+/// one aligned 8-byte compare of the magic (the byte-wise [`handle`] is for
+/// `raft_get_udata`, which the log hooks may hand any pointer).
+///
+/// # Safety
+/// `me` must be NULL or point to at least 8 readable, 8-aligned bytes.
+#[inline(always)]
+unsafe fn live<'a>(me: *mut raft_server_t) -> Option<&'a raft_server_t> {
+    if me.is_null() || (me as usize) & 7 != 0 {
+        return None;
+    }
+    let h = &*me;
+    (h.magic.get() == SERVER_MAGIC).then_some(h)
+}
+
 /// Run `f` on the server behind `me` inside the panic guard; `default` for a bad pointer.
+#[inline(always)]
 pub(crate) unsafe fn with<T>(
     me: *mut raft_server_t,
     default: T,
     f: impl FnOnce(&CServer) -> T,
 ) -> T {
-    let Some(h) = handle(me) else { return default };
+    let Some(h) = live(me) else { return default };
     let Some(s) = h.server.get() else {
         return default;
     };
@@ -177,6 +193,23 @@ pub(crate) unsafe fn with<T>(
     r
 }
 
+/// [`with`] for a body that never reaches a callback and does not read the
+/// leader id (plain reads of the server's own state): nothing can destroy
+/// the server meanwhile, so the nesting bookkeeping is skipped, and a
+/// `leader_id` C wrote is left for the next full call to take in.
+#[inline(always)]
+pub(crate) unsafe fn with_leaf<T>(
+    me: *mut raft_server_t,
+    default: T,
+    f: impl FnOnce(&CServer) -> T,
+) -> T {
+    let Some(h) = live(me) else { return default };
+    let Some(s) = h.server.get() else {
+        return default;
+    };
+    guard(default, || f(s))
+}
+
 /// Answer queued reads with `can_read = 0`, then free everything.
 ///
 /// # Safety
@@ -191,9 +224,23 @@ unsafe fn destroy_now(me: *mut raft_server_t) {
     guard((), || drop(Box::from_raw(me)));
 }
 
-/// Define exports that take only the server and return a value.
+/// Define exports that take only the server and return a value. A body
+/// marked `leaf` only reads the server's own state (no log, no callback)
+/// and runs through [`with_leaf`].
 macro_rules! getters {
-    ($($(#[$doc:meta])* $name:ident -> $ty:ty = $default:expr, |$s:ident| $body:expr;)*) => {$(
+    () => {};
+    ($(#[$doc:meta])* $name:ident -> $ty:ty = $default:expr, leaf |$s:ident| $body:expr; $($rest:tt)*) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// `me` must be NULL or a server from `raft_new*`.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(me: *mut raft_server_t) -> $ty {
+            with_leaf(me, $default, |$s| $body)
+        }
+        getters!($($rest)*);
+    };
+    ($(#[$doc:meta])* $name:ident -> $ty:ty = $default:expr, |$s:ident| $body:expr; $($rest:tt)*) => {
         $(#[$doc])*
         ///
         /// # Safety
@@ -202,7 +249,8 @@ macro_rules! getters {
         pub unsafe extern "C" fn $name(me: *mut raft_server_t) -> $ty {
             with(me, $default, |$s| $body)
         }
-    )*};
+        getters!($($rest)*);
+    };
 }
 
 const MISUSE: c_int = RAFT_ERR_MISUSE;
@@ -319,26 +367,26 @@ getters! {
     /// Forget term, vote, nodes and log.
     raft_clear -> () = (), |s| s.clear();
     raft_periodic -> c_int = MISUSE, |s| to_code(s.periodic());
-    raft_get_nodeid -> raft_node_id_t = RAFT_NODE_ID_NONE, |s| s.my_id();
+    raft_get_nodeid -> raft_node_id_t = RAFT_NODE_ID_NONE, leaf |s| s.my_id();
     raft_get_my_node -> *mut raft_node_t = ptr::null_mut(), |s| node_ptr(s.my_node());
-    raft_get_num_nodes -> c_int = 0, |s| s.num_nodes() as c_int;
-    raft_get_num_voting_nodes -> c_int = 0, |s| s.num_voting_nodes() as c_int;
+    raft_get_num_nodes -> c_int = 0, leaf |s| s.num_nodes() as c_int;
+    raft_get_num_voting_nodes -> c_int = 0, leaf |s| s.num_voting_nodes() as c_int;
     raft_get_log_count -> raft_index_t = 0, |s| s.log_count();
-    raft_get_current_term -> raft_term_t = 0, |s| s.current_term();
+    raft_get_current_term -> raft_term_t = 0, leaf |s| s.current_term();
     raft_get_current_idx -> raft_index_t = 0, |s| s.current_idx();
-    raft_get_commit_idx -> raft_index_t = 0, |s| s.commit_idx();
-    raft_is_follower -> c_int = 0, |s| s.is_follower() as c_int;
-    raft_is_leader -> c_int = 0, |s| s.is_leader() as c_int;
-    raft_is_precandidate -> c_int = 0, |s| s.is_precandidate() as c_int;
-    raft_is_candidate -> c_int = 0, |s| s.is_candidate() as c_int;
-    raft_get_timeout_elapsed -> raft_time_t = 0, |s| s.timeout_elapsed();
-    raft_get_last_applied_idx -> raft_index_t = 0, |s| s.last_applied_idx();
+    raft_get_commit_idx -> raft_index_t = 0, leaf |s| s.commit_idx();
+    raft_is_follower -> c_int = 0, leaf |s| s.is_follower() as c_int;
+    raft_is_leader -> c_int = 0, leaf |s| s.is_leader() as c_int;
+    raft_is_precandidate -> c_int = 0, leaf |s| s.is_precandidate() as c_int;
+    raft_is_candidate -> c_int = 0, leaf |s| s.is_candidate() as c_int;
+    raft_get_timeout_elapsed -> raft_time_t = 0, leaf |s| s.timeout_elapsed();
+    raft_get_last_applied_idx -> raft_index_t = 0, leaf |s| s.last_applied_idx();
     raft_get_nvotes_for_me -> c_int = 0, |s| s.nvotes_for_me() as c_int;
-    raft_get_voted_for -> raft_node_id_t = RAFT_NODE_ID_NONE, |s| s.voted_for();
+    raft_get_voted_for -> raft_node_id_t = RAFT_NODE_ID_NONE, leaf |s| s.voted_for();
     raft_get_leader_id -> raft_node_id_t = RAFT_NODE_ID_NONE, |s| s.leader_id();
     raft_get_leader_node -> *mut raft_node_t = ptr::null_mut(), |s| node_ptr(s.node(s.leader_id()));
     raft_pop_entry -> c_int = MISUSE, |s| to_code(s.pop_entry());
-    raft_get_state -> c_int = 0, |s| s.state().as_raw();
+    raft_get_state -> c_int = 0, leaf |s| s.state().as_raw();
     raft_get_last_log_term -> raft_term_t = 0, |s| s.last_log_term();
     raft_apply_all -> c_int = MISUSE, |s| to_code(s.apply_all());
     raft_become_leader -> c_int = MISUSE, |s| to_code(s.become_leader());
@@ -349,14 +397,12 @@ getters! {
     raft_get_last_applied_entry -> *mut raft_entry_t = ptr::null_mut(),
         |s| s.entry_at(s.last_applied_idx()).map_or(ptr::null_mut(), CEntry::into_raw);
     raft_get_first_entry_idx -> raft_index_t = 0, |s| s.first_entry_idx();
-    raft_voting_change_is_in_progress -> c_int = 0, |s| s.voting_change_is_in_progress() as c_int;
+    raft_voting_change_is_in_progress -> c_int = 0, leaf |s| s.voting_change_is_in_progress() as c_int;
     /// The log handle its `init` returned.
     raft_get_log -> *mut c_void = ptr::null_mut(), |s| s.log().handle();
-    raft_get_transfer_leader -> raft_node_id_t = RAFT_NODE_ID_NONE, |s| s.transfer_leader_target();
+    raft_get_transfer_leader -> raft_node_id_t = RAFT_NODE_ID_NONE, leaf |s| s.transfer_leader_target();
     raft_timeout_now -> c_int = MISUSE, |s| to_code(s.timeout_now());
-    /// With auto-flush off: the index to make durable before `raft_flush`, or 0.
-    raft_get_index_to_sync -> raft_index_t = 0, |s| s.index_to_sync();
-    raft_pending_operations -> c_int = 0, |s| s.pending_operations() as c_int;
+    raft_pending_operations -> c_int = 0, leaf |s| s.pending_operations() as c_int;
     raft_randomize_election_timeout -> () = (), |s| s.randomize_election_timeout();
     raft_send_appendentries_all -> c_int = MISUSE, |s| to_code(s.send_appendentries_all());
     /// 0 when an entry was applied, -1 when there was none to apply.
@@ -365,8 +411,8 @@ getters! {
         Ok(false) => -1,
         Err(e) => e.code(),
     };
-    raft_is_single_node_voting_cluster -> c_int = 0, |s| s.is_single_node_voting_cluster() as c_int;
-    raft_get_msg_id -> raft_msg_id_t = 0, |s| s.msg_id();
+    raft_is_single_node_voting_cluster -> c_int = 0, leaf |s| s.is_single_node_voting_cluster() as c_int;
+    raft_get_msg_id -> raft_msg_id_t = 0, leaf |s| s.msg_id();
     raft_exec_operations -> c_int = MISUSE, |s| to_code(s.exec_operations());
     /// Rebuild the configuration from the loaded log at restart.
     raft_restore_log -> c_int = MISUSE, |s| to_code(s.restore_log());
@@ -455,6 +501,16 @@ pub unsafe extern "C" fn raft_recv_appendentries(
         return MISUSE;
     };
     with(me, MISUSE, |s| {
+        if req.entries.is_null() || req.n_entries <= 0 {
+            // A heartbeat: usually the straight path.
+            let msg = req.header_to_core();
+            let (r, e) = match s.recv_heartbeat(&msg) {
+                Some(r) => (r, Ok(())),
+                None => s.recv_appendentries(&msg),
+            };
+            *resp = raft_appendentries_resp_t::from(&r);
+            return to_code(e);
+        }
         // The caller's references keep the entries alive during the call, so
         // they are lent as they are; the log takes references of its own.
         let (r, e) = match req.borrow_entries() {
@@ -480,8 +536,17 @@ pub unsafe extern "C" fn raft_recv_appendentries_response(
         return MISUSE;
     };
     with(me, MISUSE, |s| {
+        let r = core::AppendEntriesResponse::from(resp);
+        if s.with_node_at_addr(node as usize, |n| s.ack_idle_response(n, &r)) == Some(true) {
+            // What the general path would still do for an idle acknowledgement.
+            return if s.config().auto_flush {
+                to_code(s.flush(0))
+            } else {
+                0
+            };
+        }
         let n = node_of(s, node);
-        to_code(s.recv_appendentries_response(n.as_deref(), &resp.into()))
+        to_code(s.recv_appendentries_response(n.as_deref(), &r))
     })
 }
 
@@ -602,7 +667,7 @@ pub unsafe extern "C" fn raft_get_node(
     me: *mut raft_server_t,
     id: raft_node_id_t,
 ) -> *mut raft_node_t {
-    with(me, ptr::null_mut(), |s| {
+    with_leaf(me, ptr::null_mut(), |s| {
         s.node_addr(id)
             .map_or(ptr::null_mut(), |a| a as *mut raft_node_t)
     })
@@ -741,6 +806,19 @@ pub unsafe extern "C" fn raft_transfer_leader(
     with(me, MISUSE, |s| {
         to_code(s.transfer_leader(node_id, timeout as core::Time))
     })
+}
+
+/// With auto-flush off: the index to make durable before `raft_flush`, or 0.
+///
+/// # Safety
+/// `me` must be NULL or a server.
+#[no_mangle]
+pub unsafe extern "C" fn raft_get_index_to_sync(me: *mut raft_server_t) -> raft_index_t {
+    // Only a leader syncs: a follower is answered without asking the log.
+    if with_leaf(me, true, |s| !s.is_leader()) {
+        return 0;
+    }
+    with(me, 0, |s| s.index_to_sync())
 }
 
 /// # Safety

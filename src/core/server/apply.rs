@@ -142,6 +142,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
 
     /// Apply committed entries and answer ready reads, for at most half a
     /// request timeout so heartbeats are not starved.
+    #[inline]
     pub fn exec_operations(&self) -> Result<()> {
         // Idle (nothing committed to apply, no read waiting): this runs on
         // every periodic tick and flush, so skip the clock callback too.
@@ -149,6 +150,12 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             self.pending_operations.set(false);
             return Ok(());
         }
+        self.exec_pending_operations()
+    }
+
+    /// [`Self::exec_operations`] when there is something to do.
+    #[inline(never)]
+    fn exec_pending_operations(&self) -> Result<()> {
         self.exec_deadline
             .set(self.time_millis() + self.request_timeout() / 2);
         self.pending_operations.set(false);

@@ -203,11 +203,20 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         self.noop_cfg_changes.borrow_mut().clear();
         self.last_applied_idx.set(0);
         self.last_applied_term.set(0);
-        let old = std::mem::take(&mut *self.nodes.borrow_mut());
+        let old = {
+            let mut nodes = self.nodes.borrow_mut();
+            let old = std::mem::take(&mut *nodes);
+            // The server keeps its epoch; the nodes leaving stop bumping it.
+            nodes.epoch = self.epoch.clone();
+            old.list.iter().for_each(|n| n.set_epoch(None));
+            old
+        };
+        self.epoch.set(self.epoch.get().wrapping_add(1));
         *self.my_node.borrow_mut() = None;
         self.flush_memo.set(None);
         self.commit_tally.set(None);
         self.vote_tally.set(None);
+        self.lone_voter_memo.set(None);
         drop(old);
         self.log.reset(1, 1);
         self.fail_reads();

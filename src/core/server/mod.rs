@@ -20,7 +20,7 @@
 //! * `raft_recv_entry` answers `NotLeader` before checking voting changes.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
@@ -32,6 +32,7 @@ use super::types::{Index, MsgId, NodeId, State, Term, Time, NODE_ID_NONE};
 
 mod apply;
 mod election;
+mod heartbeat;
 mod membership;
 mod periodic;
 mod props;
@@ -92,8 +93,8 @@ impl Default for Config {
     }
 }
 
-/// Node ids below this are found through a dense table (one load); other
-/// ids through a hash table. Bounds the dense table at 4 KiB per server.
+/// Node ids below this are found through a dense table (one load); larger
+/// ones through a hash map. Bounds the table at 4 KiB per server.
 const DENSE_IDS: usize = 1024;
 
 /// Address of a node: its identity for the C layer.
@@ -102,87 +103,21 @@ fn addr_of(n: &Node) -> usize {
 }
 
 /// Membership: nodes in insertion order plus indexes by id and by address
-/// (the C layer maps a `raft_node_t *` back to the server's own `Rc`). The
-/// indexes hold positions in `list`, not keys, and no `Rc`s: a server of 101
-/// nodes keeps about 8 + 4 + 5 bytes per node besides the nodes themselves.
-/// (Vectors grow the usual doubling way: growing them one slot at a time was
-/// measured to leave more freed blocks behind in malloc's caches.)
+/// (the C layer maps a `raft_node_t *` back to the server's own `Rc`).
 #[derive(Default)]
 pub(crate) struct Nodes {
     pub(crate) list: Vec<Rc<Node>>,
     /// For ids below `DENSE_IDS`: position in `list` plus one (0: absent).
     dense: Vec<u32>,
-    /// Every node by address.
-    by_addr: PosTable,
-    /// Nodes whose id has no dense slot, by id (empty unless there are some).
-    by_id: PosTable,
-    /// The server's node epoch, shared with every node held here.
+    /// Nodes whose ids are outside the dense table, by id.
+    keyed: HashMap<u64, Rc<Node>, BuildHasherDefault<IdHasher>>,
+    /// Open-addressing index by address (see [`addr_slot`]): position in
+    /// `list` plus one, 0 for an empty slot; a power of two at least twice
+    /// `list`'s length, so a probe always ends at an empty slot.
+    by_addr: Vec<u32>,
+    /// The server's node epoch, shared with every node held here (and with
+    /// the server itself: it stays the same `Rc` for the server's life).
     pub(crate) epoch: Epoch,
-}
-
-/// An open-addressing hash table (linear probing) of positions in the node
-/// list plus one (0: empty slot). It stores no keys: a probe checks the node
-/// at the position instead, so a slot costs 4 bytes. At most half of the
-/// slots are used, which keeps probes short (~1.3 on average) whatever
-/// stride malloc placed the nodes at.
-#[derive(Default)]
-struct PosTable {
-    slots: Box<[u32]>,
-    used: usize,
-}
-
-impl PosTable {
-    /// An empty table with room for `n` positions.
-    fn with_room(n: usize) -> PosTable {
-        if n == 0 {
-            return PosTable::default();
-        }
-        let mut len = 8usize;
-        while n * 2 > len {
-            len *= 2;
-        }
-        PosTable {
-            slots: vec![0; len].into_boxed_slice(),
-            used: 0,
-        }
-    }
-    fn has_room(&self) -> bool {
-        (self.used + 1) * 2 <= self.slots.len()
-    }
-    /// The first slot to probe for `key`. Keys are addresses (16-aligned) or
-    /// small ids: drop the low bits, multiply, fold the high bits down.
-    #[inline]
-    fn home(key: u64, mask: usize) -> usize {
-        let x = key.rotate_right(4).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        (x ^ (x >> 29)) as usize & mask
-    }
-    /// Position of the first node along `key`'s probe sequence for which `is`
-    /// holds. Ends: the table always has an empty slot.
-    #[inline]
-    fn find(&self, key: u64, list: &[Rc<Node>], is: impl Fn(&Node) -> bool) -> Option<usize> {
-        let mask = self.slots.len().checked_sub(1)?;
-        let mut i = Self::home(key, mask);
-        loop {
-            let p = *self.slots.get(i)? as usize;
-            if p == 0 {
-                return None;
-            }
-            if list.get(p - 1).is_some_and(|n| is(n)) {
-                return Some(p - 1);
-            }
-            i = (i + 1) & mask;
-        }
-    }
-    /// Add `pos` under `key` (the caller checked `has_room`).
-    fn put(&mut self, key: u64, pos: usize) {
-        let mask = self.slots.len() - 1;
-        let mut i = Self::home(key, mask);
-        while self.slots[i] != 0 {
-            i = (i + 1) & mask;
-        }
-        self.slots[i] = pos as u32 + 1;
-        self.used += 1;
-    }
 }
 
 /// Every membership change invalidates the server's cached node scans.
@@ -195,9 +130,17 @@ fn dense_slot(id: NodeId) -> Option<usize> {
     usize::try_from(id).ok().filter(|&i| i < DENSE_IDS)
 }
 
-/// Hash key of a node id.
+/// Map key of a node id.
 fn id_key(id: NodeId) -> u64 {
     u64::from(id as u32)
+}
+
+/// Home slot of a node address in a `by_addr` table of `mask + 1` slots:
+/// the high bits of a multiplicative hash of the address (low 4 bits are
+/// alignment).
+#[inline]
+fn addr_slot(addr: usize, mask: usize) -> usize {
+    ((addr as u64 >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize & mask
 }
 
 impl Nodes {
@@ -211,67 +154,58 @@ impl Nodes {
         self.list.push(node);
         self.index_last();
     }
-    /// Index the last node of `list` (the first node with an id wins).
-    fn index_last(&mut self) {
-        let pos = self.list.len() - 1;
-        let (id, addr) = (self.list[pos].id(), addr_of(&self.list[pos]));
-        if self.by_addr.has_room() {
-            self.by_addr.put(addr as u64, pos);
-        } else {
-            self.rebuild_by_addr();
+    /// Put `list[pos]` into the address index, growing it when half full.
+    fn index_addr(&mut self, pos: usize) {
+        if self.by_addr.len() < 2 * self.list.len() {
+            let size = (2 * self.list.len()).next_power_of_two().max(8);
+            self.by_addr = vec![0; size];
+            for p in 0..self.list.len() {
+                self.place_addr(p);
+            }
+            return;
         }
-        match dense_slot(id) {
+        self.place_addr(pos);
+    }
+    fn place_addr(&mut self, pos: usize) {
+        let mask = self.by_addr.len() - 1;
+        let mut h = addr_slot(addr_of(&self.list[pos]), mask);
+        while self.by_addr[h] != 0 {
+            h = (h + 1) & mask;
+        }
+        self.by_addr[h] = pos as u32 + 1;
+    }
+    /// Index the last node of `list` by id (the first node with an id wins).
+    fn index_last(&mut self) {
+        self.index_addr(self.list.len() - 1);
+        let pos = self.list.len();
+        let node = &self.list[pos - 1];
+        match dense_slot(node.id()) {
             Some(i) => {
                 if self.dense.len() <= i {
                     self.dense.resize(i + 1, 0);
                 }
                 if self.dense[i] == 0 {
-                    self.dense[i] = pos as u32 + 1;
+                    self.dense[i] = pos as u32;
                 }
             }
             None => {
-                if self.get(id).is_none() {
-                    if self.by_id.has_room() {
-                        self.by_id.put(id_key(id), pos);
-                    } else {
-                        self.rebuild_by_id();
-                    }
-                }
+                self.keyed
+                    .entry(id_key(node.id()))
+                    .or_insert_with(|| node.clone());
             }
         }
     }
-    fn rebuild_by_addr(&mut self) {
-        let mut t = PosTable::with_room(self.list.len());
-        for (pos, n) in self.list.iter().enumerate() {
-            t.put(addr_of(n) as u64, pos);
-        }
-        self.by_addr = t;
-    }
-    fn rebuild_by_id(&mut self) {
-        let big = |n: &&Rc<Node>| dense_slot(n.id()).is_none();
-        let mut t = PosTable::with_room(self.list.iter().filter(big).count());
-        for (pos, n) in self.list.iter().enumerate().filter(|(_, n)| big(n)) {
-            let id = n.id();
-            if t.find(id_key(id), &self.list, |m| m.id() == id).is_none() {
-                t.put(id_key(id), pos);
-            }
-        }
-        self.by_id = t;
-    }
-    /// Rebuild the indexes after nodes left `list` (positions moved).
+    /// Rebuild the id indexes after nodes left `list` (positions moved).
     fn reindex(&mut self) {
-        self.list.shrink_to_fit();
-        self.rebuild_by_addr();
-        self.rebuild_by_id();
-        let max = self.list.iter().filter_map(|n| dense_slot(n.id())).max();
-        self.dense = vec![0; max.map_or(0, |m| m + 1)];
-        for (pos, n) in self.list.iter().enumerate() {
-            if let Some(i) = dense_slot(n.id()) {
-                if self.dense[i] == 0 {
-                    self.dense[i] = pos as u32 + 1;
-                }
-            }
+        self.dense.clear();
+        self.keyed.clear();
+        self.by_addr.iter_mut().for_each(|p| *p = 0);
+        let list = std::mem::take(&mut self.list);
+        for n in list {
+            self.list.push(n);
+            self.index_last();
         }
+        self.dense.shrink_to_fit();
     }
     #[inline]
     pub(crate) fn get(&self, id: NodeId) -> Option<&Rc<Node>> {
@@ -280,21 +214,21 @@ impl Nodes {
                 Some(&p) if p > 0 => self.list.get(p as usize - 1),
                 _ => None,
             },
-            None => self.get_big(id),
+            None => self.keyed.get(&id_key(id)),
         }
-    }
-    /// Ids without a dense slot (kept out of line: rare).
-    #[inline(never)]
-    fn get_big(&self, id: NodeId) -> Option<&Rc<Node>> {
-        let pos = self.by_id.find(id_key(id), &self.list, |n| n.id() == id)?;
-        self.list.get(pos)
     }
     #[inline]
     pub(crate) fn by_addr(&self, addr: usize) -> Option<&Rc<Node>> {
-        let pos = self
-            .by_addr
-            .find(addr as u64, &self.list, |n| addr_of(n) == addr)?;
-        self.list.get(pos)
+        let mask = self.by_addr.len().checked_sub(1)?;
+        let mut h = addr_slot(addr, mask);
+        loop {
+            let p = *self.by_addr.get(h)? as usize;
+            let n = self.list.get(p.checked_sub(1)?)?;
+            if addr_of(n) == addr {
+                return Some(n);
+            }
+            h = (h + 1) & mask;
+        }
     }
     /// Keep only the nodes for which `keep` holds.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Rc<Node>) -> bool) {
@@ -395,6 +329,9 @@ pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
     pub(crate) last_acked_msg_id: Cell<MsgId>,
 
     pub(crate) nodes: RefCell<Nodes>,
+    /// The node epoch `nodes` shares with its nodes, also held here so the
+    /// caches can check it without borrowing `nodes`.
+    pub(crate) epoch: Epoch,
     /// The local node, if known (it may have been removed from the configuration).
     pub(crate) my_node: RefCell<Option<Rc<Node>>>,
     /// Index of the uncommitted voting configuration change, or -1.
@@ -427,6 +364,9 @@ pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
     pub(crate) commit_tally: Cell<Option<CommitTally>>,
     /// Cached vote count, so each vote response costs O(1).
     pub(crate) vote_tally: Cell<Option<VoteTally>>,
+    /// (node epoch, at most one listed node votes), for the single-voter
+    /// check every periodic tick makes.
+    pub(crate) lone_voter_memo: Cell<Option<(u64, bool)>>,
     /// Buffers reused across calls instead of allocating per message: the
     /// entries of an outgoing AppendEntries and the match indexes of the
     /// commit check. Taken while in use, so re-entrant calls just allocate.
@@ -445,6 +385,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// `randomize_election_timeout` once the host can produce random numbers.
     pub fn new(log: L, host: H) -> Self {
         let config = Config::default();
+        let nodes = Nodes::default();
+        let epoch = nodes.epoch.clone();
         Server {
             log,
             host,
@@ -462,7 +404,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             election_timeout_rand: Cell::new(config.election_timeout),
             quorum_timeout: Cell::new(config.election_timeout * 2),
             last_acked_msg_id: Cell::new(0),
-            nodes: RefCell::new(Nodes::default()),
+            nodes: RefCell::new(nodes),
+            epoch,
             my_node: RefCell::new(None),
             voting_cfg_change_log_idx: Cell::new(-1),
             noop_cfg_changes: RefCell::new(Default::default()),
@@ -477,6 +420,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             flush_memo: Cell::new(None),
             commit_tally: Cell::new(None),
             vote_tally: Cell::new(None),
+            lone_voter_memo: Cell::new(None),
             send_buf: Cell::new(Vec::new()),
             apply_buf: Cell::new(Vec::new()),
             index_buf: Cell::new(Vec::new()),
@@ -599,8 +543,9 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// The local node, if it is known and still in the configuration.
     /// The current node epoch (see [`Epoch`]): cached node scans are valid
     /// while it stays the same.
+    #[inline]
     pub(crate) fn node_epoch(&self) -> u64 {
-        self.nodes.borrow().epoch.get()
+        self.epoch.get()
     }
 
     pub fn my_node(&self) -> Option<Rc<Node>> {
@@ -608,7 +553,10 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
     /// The local node's id, or `NODE_ID_NONE`.
     pub fn my_id(&self) -> NodeId {
-        self.my_node().map_or(NODE_ID_NONE, |n| n.id())
+        self.my_node
+            .borrow()
+            .as_ref()
+            .map_or(NODE_ID_NONE, |n| n.id())
     }
     /// Number of queued linearizable reads.
     pub fn pending_reads(&self) -> usize {

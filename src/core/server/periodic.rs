@@ -47,7 +47,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             .set(self.timeout_elapsed.get().saturating_add(msec));
 
         // The only voter may lead without asking anyone.
-        if self.is_single_node_voting_cluster() && !self.is_leader() {
+        if !self.is_leader() && self.is_single_node_voting_cluster() {
             self.set_current_term(self.current_term() + 1)?;
             self.become_leader()?;
         }

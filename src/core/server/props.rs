@@ -113,9 +113,21 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
     /// The local node is the only voter: it may lead without asking anyone.
     pub fn is_single_node_voting_cluster(&self) -> bool {
-        // Stop at the second voter: this runs on every periodic tick.
-        self.my_node_is_voting()
-            && self.with_nodes(|l| l.iter().filter(|n| n.is_voting()).take(2).count()) == 1
+        // This runs on every periodic tick: the count is cached under the
+        // node epoch, which every voting/active change and membership bumps.
+        if !self.my_node_is_voting() {
+            return false;
+        }
+        let epoch = self.node_epoch();
+        match self.lone_voter_memo.get() {
+            Some((e, lone)) if e == epoch => lone,
+            _ => {
+                let lone =
+                    self.with_nodes(|l| l.iter().filter(|n| n.is_voting()).take(2).count()) == 1;
+                self.lone_voter_memo.set(Some((epoch, lone)));
+                lone
+            }
+        }
     }
     /// Whether the votes received (ours included) make a majority of the voters.
     ///

@@ -519,8 +519,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// With auto-flush off: the leader's last index to make durable, once
     /// (0 when nothing new or not leader).
     pub fn index_to_sync(&self) -> Index {
+        if !self.is_leader() {
+            return 0;
+        }
         let idx = self.current_idx();
-        if !self.is_leader() || idx < self.next_sync_index.get() {
+        if idx < self.next_sync_index.get() {
             return 0;
         }
         self.next_sync_index.set(idx + 1);
@@ -529,35 +532,42 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
 
     /// Entries up to `sync_index` are durable locally: count them toward
     /// commit, send what is pending, then apply and answer reads.
+    #[inline]
     pub fn flush(&self, sync_index: Index) -> Result<()> {
         if self.is_leader() {
-            if let Some(me) = self.my_node().filter(|m| sync_index > m.match_idx()) {
-                let idx = sync_index.min(self.current_idx());
-                if idx > me.match_idx() {
-                    self.raise_match_idx(&me, idx);
-                } else {
-                    me.set_match_idx(idx);
-                }
-            }
-            self.update_commit_idx();
-            let last_read = self.read_queue.borrow().back().map_or(0, |r| r.msg_id);
-            let current = self.current_idx();
-            let key = (self.node_epoch(), current, last_read);
-            if self.flush_memo.get() != Some(key) {
-                let mut sent = false;
-                self.for_each_node(|n| {
-                    let idle = n.next_msgid() > last_read && n.next_idx() > self.current_idx();
-                    if !self.is_me(&n) && !idle {
-                        sent = true;
-                        let _ = self.send_appendentries(&n);
-                    }
-                });
-                // Nobody was behind: until a node's next index or msg id, the
-                // log's end or the read queue moves, a rescan finds nobody.
-                self.flush_memo.set(if sent { None } else { Some(key) });
-            }
+            self.flush_leader(sync_index);
         }
         self.exec_operations()
+    }
+
+    /// The leader's part of [`Self::flush`]: commit and send.
+    #[inline(never)]
+    fn flush_leader(&self, sync_index: Index) {
+        if let Some(me) = self.my_node().filter(|m| sync_index > m.match_idx()) {
+            let idx = sync_index.min(self.current_idx());
+            if idx > me.match_idx() {
+                self.raise_match_idx(&me, idx);
+            } else {
+                me.set_match_idx(idx);
+            }
+        }
+        self.update_commit_idx();
+        let last_read = self.read_queue.borrow().back().map_or(0, |r| r.msg_id);
+        let current = self.current_idx();
+        let key = (self.node_epoch(), current, last_read);
+        if self.flush_memo.get() != Some(key) {
+            let mut sent = false;
+            self.for_each_node(|n| {
+                let idle = n.next_msgid() > last_read && n.next_idx() > self.current_idx();
+                if !self.is_me(&n) && !idle {
+                    sent = true;
+                    let _ = self.send_appendentries(&n);
+                }
+            });
+            // Nobody was behind: until a node's next index or msg id, the
+            // log's end or the read queue moves, a rescan finds nobody.
+            self.flush_memo.set(if sent { None } else { Some(key) });
+        }
     }
 
     /// What became of the entry a client submitted.
