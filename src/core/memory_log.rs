@@ -109,24 +109,53 @@ impl<E: Entry> MemoryLog<E> {
         self.entries.borrow().back().cloned()
     }
 
-    /// How many entries from position `pos` on are contiguous in upstream's ring.
-    fn ring_run(&self, pos: usize) -> usize {
+    /// How many entries from position `pos` on are contiguous in upstream's
+    /// ring, given `count` stored entries.
+    #[inline]
+    fn ring_run(&self, pos: usize, count: usize) -> usize {
         let (size, front) = self.ring.get();
-        let i = (front + pos as Index) % size;
-        let back = (front + self.count()) % size;
-        (if i < back { back - i } else { size - i }) as usize
+        let size = size.max(1) as usize;
+        // front < size and count <= size, so one subtraction usually wraps.
+        let wrap = |x: usize| if x < size { x } else { x % size };
+        let i = wrap(front as usize + pos);
+        let back = wrap(front as usize + count);
+        if i < back {
+            back - i
+        } else {
+            size - i
+        }
     }
 
     /// Up to `max` entries from `idx` on, appended to `out`; returns how many.
     /// Like upstream, a batch stops where its ring buffer would wrap.
     pub fn get_batch(&self, idx: Index, max: Index, out: &mut Vec<E>) -> Index {
-        let Some(pos) = self.pos(idx) else { return 0 };
-        let run = self.ring_run(pos);
         let entries = self.entries.borrow();
-        let n = (entries.len() - pos).min(max.max(0) as usize).min(run);
-        // A deque range is not exact-size to `extend`: reserve once up front.
+        let count = entries.len();
+        let Some(off) = idx.checked_sub(self.base() + 1) else {
+            return 0;
+        };
+        if off < 0 || off as usize >= count || max <= 0 {
+            return 0;
+        }
+        let pos = off as usize;
+        if max == 1 || count - pos == 1 {
+            // One entry (the auto-flush case): no ring wrap can cut it short.
+            out.push(entries[pos].clone());
+            return 1;
+        }
+        let n = (count - pos)
+            .min(max as usize)
+            .min(self.ring_run(pos, count));
+        let (a, b) = entries.as_slices();
+        let (a, b) = if pos < a.len() {
+            let end = (pos + n).min(a.len());
+            (&a[pos..end], &b[..n - (end - pos)])
+        } else {
+            (&b[pos - a.len()..][..n], &b[..0])
+        };
         out.reserve(n);
-        out.extend(entries.range(pos..pos + n).cloned());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b);
         n as Index
     }
 
@@ -134,7 +163,7 @@ impl<E: Entry> MemoryLog<E> {
     /// ending where upstream's ring would wrap (empty when `idx` is not stored).
     pub fn with_slice_from<R>(&self, idx: Index, f: impl FnOnce(&[E]) -> R) -> R {
         let pos = self.pos(idx);
-        let run = pos.map_or(0, |p| self.ring_run(p));
+        let run = pos.map_or(0, |p| self.ring_run(p, self.count() as usize));
         let mut entries = self.entries.borrow_mut();
         let len = entries.len();
         match pos {
@@ -167,6 +196,9 @@ impl<E: Entry> MemoryLog<E> {
     /// Append clones of `entries` in order, no hook: one borrow and at most
     /// one reallocation for the run.
     pub fn push_all(&self, entries: &[E]) {
+        if let [e] = entries {
+            return self.push(e.clone());
+        }
         let mut log = self.entries.borrow_mut();
         let count = (log.len() + entries.len()) as Index;
         let (mut size, _) = self.ring.get();

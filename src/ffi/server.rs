@@ -210,6 +210,49 @@ pub(crate) unsafe fn with_leaf<T>(
     guard(default, || f(s))
 }
 
+/// An export with a common case that needs no callback: `fast` answers it
+/// (`Some`) or declines, and `slow` then runs as under [`with`], out of
+/// line, so the common case pays one server check and no nesting
+/// bookkeeping. `fast` must not read the leader id (see [`with_leaf`]).
+#[inline(always)]
+pub(crate) unsafe fn with_fast<T: Copy>(
+    me: *mut raft_server_t,
+    default: T,
+    fast: impl FnOnce(&CServer) -> Option<T>,
+    slow: impl FnOnce(&CServer) -> T,
+) -> T {
+    let Some(h) = live(me) else { return default };
+    let Some(s) = h.server.get() else {
+        return default;
+    };
+    if let Some(v) = guard(None, || fast(s)) {
+        return v;
+    }
+    enter(me, h, s, default, slow)
+}
+
+/// The body of [`with`] for a handle already checked.
+#[inline(never)]
+unsafe fn enter<T>(
+    me: *mut raft_server_t,
+    h: &raft_server_t,
+    s: &CServer,
+    default: T,
+    f: impl FnOnce(&CServer) -> T,
+) -> T {
+    let depth = h.depth.get();
+    if depth == 0 {
+        h.adopt_private_writes(s);
+    }
+    h.depth.set(depth + 1);
+    let r = guard(default, || f(s));
+    h.depth.set(depth);
+    if depth == 0 && h.doomed.get() {
+        destroy_now(me);
+    }
+    r
+}
+
 /// Answer queued reads with `can_read = 0`, then free everything.
 ///
 /// # Safety
@@ -535,19 +578,21 @@ pub unsafe extern "C" fn raft_recv_appendentries_response(
     let Some(resp) = resp.as_ref() else {
         return MISUSE;
     };
-    with(me, MISUSE, |s| {
-        let r = core::AppendEntriesResponse::from(resp);
-        if s.with_node_at_addr(node as usize, |n| s.ack_idle_response(n, &r)) == Some(true) {
-            // What the general path would still do for an idle acknowledgement.
-            return if s.config().auto_flush {
-                to_code(s.flush(0))
-            } else {
-                0
-            };
-        }
-        let n = node_of(s, node);
-        to_code(s.recv_appendentries_response(n.as_deref(), &r))
-    })
+    // An idle acknowledgement with auto-flush off touches no callback.
+    with_fast(
+        me,
+        MISUSE,
+        |s| {
+            let idle = !s.config().auto_flush
+                && s.with_node_at_addr(node as usize, |n| s.ack_idle_response(n, &resp.into()))
+                    == Some(true);
+            idle.then_some(0)
+        },
+        |s| {
+            let n = node_of(s, node);
+            to_code(s.recv_appendentries_response(n.as_deref(), &resp.into()))
+        },
+    )
 }
 
 /// # Safety
@@ -580,10 +625,16 @@ pub unsafe extern "C" fn raft_recv_requestvote_response(
     let Some(resp) = resp.as_ref() else {
         return MISUSE;
     };
-    with(me, MISUSE, |s| {
-        let n = node_of(s, node);
-        to_code(s.recv_requestvote_response(n.as_deref(), &resp.into()))
-    })
+    // Most answers arrive after their election was decided: nothing to do.
+    with_fast(
+        me,
+        MISUSE,
+        |s| s.vote_response_is_moot(&resp.into()).then_some(0),
+        |s| {
+            let n = node_of(s, node);
+            to_code(s.recv_requestvote_response(n.as_deref(), &resp.into()))
+        },
+    )
 }
 
 /// Submit an entry (leader only). Its term is set to the current term; the
@@ -597,16 +648,21 @@ pub unsafe extern "C" fn raft_recv_entry(
     req: *mut raft_entry_req_t,
     resp: *mut raft_entry_resp_t,
 ) -> c_int {
-    let Some(e) = CEntry::from_borrowed(req) else {
+    if req.is_null() {
         return MISUSE;
-    };
+    }
     with(me, MISUSE, |s| {
-        let mut out = None;
-        let r = s.submit_entry(&e, &mut out);
-        if let (Some(o), Some(resp)) = (out, resp.as_mut()) {
-            *resp = raft_entry_resp_t::from(&o);
-        }
-        to_code(r)
+        // Lent, not held: the caller's reference lasts the call (as upstream
+        // assumes), and the log takes one of its own.
+        CEntry::with_raw(req, |e| {
+            let Some(e) = e else { return MISUSE };
+            let mut out = None;
+            let r = s.submit_entry(e, &mut out);
+            if let (Some(o), Some(resp)) = (out, resp.as_mut()) {
+                *resp = raft_entry_resp_t::from(&o);
+            }
+            to_code(r)
+        })
     })
 }
 
@@ -815,17 +871,25 @@ pub unsafe extern "C" fn raft_transfer_leader(
 #[no_mangle]
 pub unsafe extern "C" fn raft_get_index_to_sync(me: *mut raft_server_t) -> raft_index_t {
     // Only a leader syncs: a follower is answered without asking the log.
-    if with_leaf(me, true, |s| !s.is_leader()) {
-        return 0;
-    }
-    with(me, 0, |s| s.index_to_sync())
+    with_fast(
+        me,
+        0,
+        |s| (!s.is_leader()).then_some(0),
+        |s| s.index_to_sync(),
+    )
 }
 
 /// # Safety
 /// `me` must be NULL or a server.
 #[no_mangle]
 pub unsafe extern "C" fn raft_flush(me: *mut raft_server_t, sync_index: raft_index_t) -> c_int {
-    with(me, MISUSE, |s| to_code(s.flush(sync_index)))
+    // Usually a follower with nothing to apply: no callback can run.
+    with_fast(
+        me,
+        MISUSE,
+        |s| s.flush_idle().then_some(0),
+        |s| to_code(s.flush(sync_index)),
+    )
 }
 
 /// # Safety

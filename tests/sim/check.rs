@@ -87,6 +87,16 @@ impl Shared {
         }
     }
 
+    /// Highest term whose leader has been seen so far (0 if none).
+    pub fn newest_leader_term(&self) -> Term {
+        self.leaders
+            .borrow()
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0)
+    }
+
     pub fn leaders_elected(&self) -> usize {
         self.leaders.borrow().len()
     }
@@ -200,26 +210,65 @@ impl Shared {
 }
 
 /// Log matching: if two logs hold an entry with the same index and term,
-/// they hold the same entries up to that index.
+/// they hold the same entries up to that index; a snapshot's last index and
+/// term count as an entry (a node must not keep entries after a snapshot
+/// that another history produced). Terms never go down along a log,
+/// across its snapshot base included.
 pub fn check_log_matching(shared: &Shared, logs: &[(NodeId, SimLog)]) {
-    let views: Vec<(NodeId, Index, Vec<EntryKey>)> = logs
+    struct View {
+        id: NodeId,
+        base: Index,
+        base_term: Term,
+        keys: Vec<EntryKey>,
+    }
+    let views: Vec<View> = logs
         .iter()
         .map(|(id, l)| {
             let d = l.0.borrow();
-            (*id, d.base, d.entries.iter().map(|e| e.key()).collect())
+            View {
+                id: *id,
+                base: d.base,
+                base_term: d.base_term,
+                keys: d.entries.iter().map(|e| e.key()).collect(),
+            }
         })
         .collect();
-    for (i, (a, abase, alog)) in views.iter().enumerate() {
-        for (b, bbase, blog) in views.iter().skip(i + 1) {
-            let lo = abase.max(bbase) + 1;
-            let hi = (abase + alog.len() as Index).min(bbase + blog.len() as Index);
-            let at = |base: Index, log: &Vec<EntryKey>, idx: Index| log[(idx - base - 1) as usize];
+    for v in &views {
+        if let Some(first) = v.keys.first() {
+            if first.term < v.base_term {
+                shared.violation(format!(
+                    "node {}: entry idx {} of term {} follows its snapshot base of term {}",
+                    v.id,
+                    v.base + 1,
+                    first.term,
+                    v.base_term
+                ));
+                return;
+            }
+        }
+    }
+    // Term of `v`'s entry at `idx`, its base counting as one.
+    let term_at = |v: &View, idx: Index| -> Option<Term> {
+        if idx == v.base && v.base > 0 {
+            return Some(v.base_term);
+        }
+        if idx <= v.base {
+            return None;
+        }
+        v.keys.get((idx - v.base - 1) as usize).map(|k| k.term)
+    };
+    for (i, a) in views.iter().enumerate() {
+        for b in views.iter().skip(i + 1) {
+            let lo = a.base.max(b.base) + 1;
+            let hi = (a.base + a.keys.len() as Index).min(b.base + b.keys.len() as Index);
+            let at = |v: &View, idx: Index| v.keys[(idx - v.base - 1) as usize];
             let mut matched = false;
             for idx in (lo..=hi).rev() {
-                let (ka, kb) = (at(*abase, alog, idx), at(*bbase, blog, idx));
+                let (ka, kb) = (at(a, idx), at(b, idx));
                 if matched && ka != kb {
                     shared.violation(format!(
-                        "log matching: nodes {a} and {b} agree on a later entry but differ at idx {idx}: {ka:?} vs {kb:?}"
+                        "log matching: nodes {} and {} agree on a later entry but differ at idx {idx}: {ka:?} vs {kb:?}",
+                        a.id, b.id
                     ));
                     return;
                 }
@@ -227,8 +276,22 @@ pub fn check_log_matching(shared: &Shared, logs: &[(NodeId, SimLog)]) {
                     matched = true;
                     if ka != kb {
                         shared.violation(format!(
-                            "log matching: nodes {a} and {b} have different entries of term {} at idx {idx}",
-                            ka.term
+                            "log matching: nodes {} and {} have different entries of term {} at idx {idx}",
+                            a.id, b.id, ka.term
+                        ));
+                        return;
+                    }
+                }
+            }
+            // Agreeing above the higher snapshot base: they agree at it too.
+            if matched && lo > 1 {
+                let base = lo - 1;
+                let (ta, tb) = (term_at(a, base), term_at(b, base));
+                if let (Some(ta), Some(tb)) = (ta, tb) {
+                    if ta != tb {
+                        shared.violation(format!(
+                            "log matching: nodes {} and {} agree above idx {base} but have terms {ta} and {tb} there (snapshot base)",
+                            a.id, b.id
                         ));
                         return;
                     }

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use raft::core::{log_type, Entry, Error, Index, LogStore, NodeId, Server, NODE_ID_NONE};
+use raft::core::{log_type, Entry, Error, Index, LogStore, NodeId, Server, Term};
 
 use super::check::{check_log_matching, Shared};
 use super::entry::SimEntry;
@@ -32,6 +32,9 @@ pub struct SimNode {
     /// The process is frozen (a long GC pause, a stopped VM) until this time:
     /// it neither ticks nor handles messages, which wait for it.
     pub paused_until: u64,
+    /// The voters of its configuration when the current step began (a
+    /// commit made during the step may have counted them, not the final ones).
+    voters_before: Vec<NodeId>,
 }
 
 impl SimNode {
@@ -43,6 +46,7 @@ impl SimNode {
             retired: false,
             seen_commit: 0,
             paused_until: 0,
+            voters_before: Vec::new(),
         }
     }
 
@@ -190,6 +194,7 @@ impl Cluster {
         let preload = self.rng.chance(500);
         let mut fsm = Fsm::new(disk.bootstrap.clone());
         let log = SimLog::default();
+        log.0.borrow_mut().held = old.0.borrow().held.clone();
         let (old_base, old_base_term) = old.base();
         let mut replay = old.entries_from(old_base + 1);
         if let Some((term, idx, bytes)) = &snapshot {
@@ -269,6 +274,7 @@ impl Cluster {
         let node = self.nodes.get_mut(&id).expect("known node");
         node.paused_until = 0;
         node.seen_commit = server.commit_idx();
+        node.voters_before = voters_of(&server);
         node.server = Some(server);
     }
 
@@ -303,6 +309,11 @@ impl Cluster {
     pub fn step(&mut self) {
         let now = self.now() + 1;
         self.shared.now.set(now);
+        for n in self.nodes.values_mut() {
+            if let Some(s) = n.up() {
+                n.voters_before = voters_of(s);
+            }
+        }
         while let Some(env) = self.net.next_due(now) {
             let paused = self.nodes.get(&env.to).map_or(0, |n| n.paused_until);
             if paused > now {
@@ -363,7 +374,17 @@ impl Cluster {
         let node = node.as_deref();
         let (reply, r) = match msg {
             Msg::Vote(req) => {
+                let own = (s.log().last_term(), s.log().current_idx());
                 let (resp, r) = s.recv_requestvote(&req);
+                // Election restriction: a vote only goes to a candidate whose
+                // log is at least as up to date as the voter's.
+                let theirs = (req.last_log_term, req.last_log_idx);
+                if !req.prevote && resp.vote_granted && theirs < own {
+                    self.shared.violation(format!(
+                        "election restriction: node {to} voted for node {from} in term {} although the candidate's log (last term/idx {theirs:?}) is behind its own {own:?}",
+                        req.term
+                    ));
+                }
                 (Some(Msg::VoteResp(resp)), r)
             }
             Msg::VoteResp(resp) => (None, s.recv_requestvote_response(node, &resp)),
@@ -422,6 +443,7 @@ impl Cluster {
     pub fn observe(&mut self) {
         let shared = self.shared.clone();
         let mut removed = BTreeSet::new();
+        let mut commits = Vec::new();
         for (id, n) in self.nodes.iter_mut() {
             let Some(s) = n.up().cloned() else { continue };
             let log = s.log().clone();
@@ -429,9 +451,10 @@ impl Cluster {
             if s.is_leader() && shared.observe_leader(*id, s.current_term()) {
                 shared.check_leader_complete(*id, s.current_term(), &log);
             }
-            // Term and vote are durable before anyone can see them.
+            // Term and vote are durable before anyone can see them, and a
+            // restart forgets neither.
             let (dt, dv) = (n.disk.term.get(), n.disk.vote.get());
-            if s.current_term() != dt || (s.voted_for() != dv && s.voted_for() != NODE_ID_NONE) {
+            if s.current_term() != dt || s.voted_for() != dv {
                 shared.violation(format!(
                     "node {id}: term/vote {}/{} in memory but {dt}/{dv} on disk",
                     s.current_term(),
@@ -439,6 +462,15 @@ impl Cluster {
                 ));
             }
             let commit = s.commit_idx();
+            if s.is_leader() && commit > n.seen_commit {
+                commits.push((
+                    *id,
+                    s.current_term(),
+                    commit,
+                    n.voters_before.clone(),
+                    voters_of(&s),
+                ));
+            }
             if commit > s.current_idx() {
                 shared.violation(format!(
                     "node {id}: commit idx {commit} beyond last idx {}",
@@ -455,6 +487,9 @@ impl Cluster {
             }
             n.seen_commit = n.seen_commit.max(commit);
         }
+        for (id, term, commit, before, now) in commits {
+            self.check_commit_rule(id, term, commit, &before, &now);
+        }
         // An operator retires nodes whose removal committed.
         for id in removed {
             if self.nodes.get(&id).is_some_and(|n| !n.retired) {
@@ -464,6 +499,37 @@ impl Cluster {
         }
     }
 
+    /// The commit rule (Raft §5.4.2, the "Figure 8" rule): the leader of
+    /// `term` may only raise its commit index to `commit` once a majority of
+    /// its voters hold an entry of `term` at `commit` or later. Checked
+    /// against what each voter ever appended, with the voters of the
+    /// configuration before or after the step.
+    fn check_commit_rule(
+        &self,
+        leader: NodeId,
+        term: Term,
+        commit: Index,
+        before: &[NodeId],
+        now: &[NodeId],
+    ) {
+        let held = |v: &NodeId| {
+            self.nodes
+                .get(v)
+                .is_some_and(|n| n.disk.log.borrow().held(term) >= commit)
+        };
+        let quorum = |voters: &[NodeId]| {
+            !voters.is_empty() && voters.iter().filter(|v| held(v)).count() > voters.len() / 2
+        };
+        if !quorum(before) && !quorum(now) {
+            let holders: Vec<NodeId> = now.iter().copied().filter(|v| held(v)).collect();
+            self.shared.violation(format!(
+                "commit rule: leader {leader} of term {term} committed idx {commit} but only {holders:?} of voters {now:?} ever held an entry of term {term} at or after it"
+            ));
+        }
+    }
+
+    /// Pairwise log matching, and every node's log agrees with what is
+    /// known committed up to its own commit index.
     pub fn check_logs(&self) {
         let logs: Vec<(NodeId, SimLog)> = self
             .nodes
@@ -472,6 +538,26 @@ impl Cluster {
             .map(|(id, n)| (*id, n.disk.log.borrow().clone()))
             .collect();
         check_log_matching(&self.shared, &logs);
+        for (id, n) in &self.nodes {
+            let Some(s) = n.up() else { continue };
+            let log = s.log();
+            let (base, _) = log.base();
+            for (idx, e) in log.entries_from(base + 1) {
+                if idx > s.commit_idx() {
+                    break;
+                }
+                if let Some(k) = self.shared.committed_key(idx) {
+                    if k != e.key() {
+                        self.shared.violation(format!(
+                            "state machine safety: node {id} holds {:?} at idx {idx} (within its commit idx {}), but {k:?} committed there",
+                            e.key(),
+                            s.commit_idx()
+                        ));
+                        return;
+                    }
+                }
+            }
+        }
     }
 
     /// The voting members of the leader's configuration that are running.
@@ -483,4 +569,13 @@ impl Cluster {
             .map(|n| n.id())
             .collect()
     }
+}
+
+/// The voters of `s`'s configuration.
+fn voters_of(s: &SimServer) -> Vec<NodeId> {
+    s.nodes()
+        .iter()
+        .filter(|n| n.is_voting())
+        .map(|n| n.id())
+        .collect()
 }

@@ -172,6 +172,18 @@ impl SimHost {
 
 impl Host<SimEntry> for SimHost {
     fn send_requestvote(&self, node: &Node, msg: &RequestVoteRequest) -> Result<()> {
+        // Voters trust what a candidate says about its log.
+        if let Some(server) = self.server() {
+            let log = server.log();
+            let truth = (log.last_term(), log.current_idx());
+            if (msg.last_log_term, msg.last_log_idx) != truth {
+                self.shared.violation(format!(
+                    "node {}: vote request claims last term/idx {:?}, its log has {truth:?}",
+                    self.id,
+                    (msg.last_log_term, msg.last_log_idx)
+                ));
+            }
+        }
         self.outbox.borrow_mut().push((node.id(), Msg::Vote(*msg)));
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! that wrote them, so a "restarted" node can replay them.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 use raft::core::{Entry, Index, LogStore, Result, Term};
@@ -22,6 +22,13 @@ pub struct LogData {
     pub popped: Vec<(Index, EntryKey)>,
     /// Rule breaks the log itself notices.
     pub problems: Vec<String>,
+    /// Term → highest index at which an entry of that term was ever
+    /// appended (kept across restarts): what the node could have acknowledged,
+    /// for the commit rule check.
+    pub held: BTreeMap<Term, Index>,
+    /// Bumped on every removal (`LogStore::removals`), so the server's
+    /// batched apply path runs in the simulation too.
+    pub removals: u64,
 }
 
 /// Shared handle: the server owns one clone, the simulation keeps another.
@@ -41,6 +48,7 @@ impl SimLog {
         let mut d = self.0.borrow_mut();
         let keep = (d.durable - d.base).max(0) as usize;
         d.entries.truncate(keep);
+        d.removals += 1;
     }
 
     pub fn entries_from(&self, idx: Index) -> Vec<(Index, SimEntry)> {
@@ -59,6 +67,17 @@ impl SimLog {
         (d.base, d.base_term)
     }
 
+    /// Highest index at which this node ever held an entry of `term`.
+    pub fn held(&self, term: Term) -> Index {
+        self.0.borrow().held.get(&term).copied().unwrap_or(0)
+    }
+
+    /// Term of the last entry (the snapshot's base when empty).
+    pub fn last_term(&self) -> Term {
+        let d = self.0.borrow();
+        d.entries.back().map_or(d.base_term, |e| e.term())
+    }
+
     /// Term of the entry at `idx` as far as this log knows (snapshot base included).
     pub fn term_at(&self, idx: Index) -> Option<Term> {
         let d = self.0.borrow();
@@ -73,6 +92,7 @@ impl LogStore<SimEntry> for SimLog {
     fn reset(&self, first_idx: Index, term: Term) {
         let mut d = self.0.borrow_mut();
         d.entries.clear();
+        d.removals += 1;
         d.base = first_idx - 1;
         d.base_term = term;
         // What replaced the entries (a snapshot) is on disk.
@@ -89,6 +109,9 @@ impl LogStore<SimEntry> for SimLog {
                 entry.term()
             ));
         }
+        let idx = d.base + d.entries.len() as Index + 1;
+        let held = d.held.entry(entry.term()).or_default();
+        *held = (*held).max(idx);
         d.entries.push_back(entry.clone());
         Ok(())
     }
@@ -98,6 +121,7 @@ impl LogStore<SimEntry> for SimLog {
         while d.base + 1 < first_idx {
             match d.entries.pop_front() {
                 Some(e) => {
+                    d.removals += 1;
                     d.base += 1;
                     d.base_term = e.term();
                 }
@@ -118,12 +142,17 @@ impl LogStore<SimEntry> for SimLog {
                     return Ok(());
                 }
                 let e = d.entries.pop_back().expect("non-empty");
+                d.removals += 1;
                 d.popped.push((idx, e.key()));
                 d.durable = d.durable.min(idx - 1);
                 (e, idx)
             };
             notify(&e, idx);
         }
+    }
+
+    fn removals(&self) -> Option<u64> {
+        Some(self.0.borrow().removals)
     }
 
     fn get(&self, idx: Index) -> Option<SimEntry> {

@@ -39,13 +39,17 @@ impl Cluster {
 
     /// A linearizable read on node `id`: when the server lets it proceed, the
     /// node's state machine must already reflect every entry that was known
-    /// committed when the read was issued.
+    /// committed when the read was issued, and the node must still have led
+    /// the newest term then.
     pub fn read(&mut self, id: NodeId) {
         let Some(s) = self.server(id) else { return };
         let must_see = self.shared.max_committed();
         let weak = Rc::downgrade(&s);
         let shared = self.shared.clone();
         let issued = self.now();
+        // A newer term already had a leader: a quorum of voters moved past
+        // ours, so no quorum can confirm this node's leadership any more.
+        let (term, newest) = (s.current_term(), self.shared.newest_leader_term());
         self.counts.reads += 1;
         let r = s.recv_read_request(Box::new(move |can_read| {
             if !can_read {
@@ -53,6 +57,12 @@ impl Cluster {
                 return;
             }
             shared.reads_ok.set(shared.reads_ok.get() + 1);
+            if newest > term {
+                shared.violation(format!(
+                    "linearizability: node {id} served a read issued at {issued}ms in term {term}, \
+                     when term {newest} already had a leader"
+                ));
+            }
             let Some(s) = weak.upgrade() else { return };
             let seen = s.host().fsm.borrow().last_idx;
             if seen < must_see {

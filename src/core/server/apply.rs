@@ -82,57 +82,78 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// when the current time budget is spent.
     ///
     /// Entries are read from the log a batch at a time (held, so callbacks
-    /// may change the log meanwhile). The batch is trusted only while the log
-    /// reports no removal since it was read and the next entry to apply is
-    /// the batch's next one; a log that cannot tell is read entry by entry.
+    /// may change the log meanwhile). After each callback the rest of the
+    /// batch is trusted only while the log reports no removal since it was
+    /// read and the next entry to apply is the batch's next one; otherwise it
+    /// is read again. A log that cannot tell is read entry by entry.
     pub fn apply_all(&self) -> Result<()> {
         if !self.is_apply_allowed() {
             return Ok(());
         }
-        // Kept in reverse order: the next entry to apply is the last one.
         let mut batch = self.apply_buf.take();
-        let mut batch_next: Index = 0;
-        let mut batch_removals = None;
-        let r = loop {
-            let commit = self.commit_idx();
-            if commit <= self.last_applied_idx() {
-                break Ok(());
-            }
-            if self.time_millis() > self.exec_deadline.get() {
-                self.pending_operations.set(true);
-                break Ok(());
-            }
-            if !self.is_apply_allowed() {
-                break Ok(());
-            }
-            let idx = self.last_applied_idx() + 1;
-            let removals = self.log.removals();
-            let entry = if removals.is_none() {
-                self.entry_at(idx)
-            } else if removals == batch_removals && batch_next == idx && !batch.is_empty() {
-                batch.pop()
-            } else {
-                batch.clear();
-                batch_removals = removals;
-                self.log
-                    .get_batch(idx, (commit - idx + 1).min(APPLY_BATCH), &mut batch);
-                batch.reverse();
-                batch.pop()
-            };
-            let Some(entry) = entry else {
-                break Ok(());
-            };
-            batch_next = idx + 1;
-            if let Err(e) = self.apply_one(&entry, idx) {
-                break Err(e);
-            }
-        };
+        let r = self.apply_batches(&mut batch);
         // Release what was read ahead (no borrow is held: a release may call C).
         batch.clear();
         if batch.capacity() <= APPLY_BATCH as usize {
             self.apply_buf.set(batch);
         }
         r
+    }
+
+    fn apply_batches(&self, batch: &mut Vec<E>) -> Result<()> {
+        'read: loop {
+            let commit = self.commit_idx();
+            let first = self.last_applied_idx() + 1;
+            if commit < first {
+                return Ok(());
+            }
+            let Some(removals) = self.log.removals() else {
+                return self.apply_unbatched();
+            };
+            batch.clear();
+            self.log
+                .get_batch(first, (commit - first + 1).min(APPLY_BATCH), batch);
+            let mut deadline = Deadline::new(self.exec_deadline.get());
+            let mut idx = first;
+            for entry in batch.iter() {
+                // A callback may have moved things on: stop, or read again.
+                if idx != first {
+                    if self.last_applied_idx() + 1 != idx || self.log.removals() != Some(removals) {
+                        continue 'read;
+                    }
+                    if self.commit_idx() < idx {
+                        return Ok(());
+                    }
+                }
+                if deadline.passed(self) {
+                    self.pending_operations.set(true);
+                    return Ok(());
+                }
+                if !self.is_apply_allowed() {
+                    return Ok(());
+                }
+                self.apply_one(entry, idx)?;
+                idx += 1;
+            }
+            if batch.is_empty() {
+                // The log lacks the entry: as when reading one by one.
+                return self.apply_unbatched();
+            }
+        }
+    }
+
+    /// The apply loop reading one entry at a time.
+    fn apply_unbatched(&self) -> Result<()> {
+        while self.commit_idx() > self.last_applied_idx() {
+            if self.time_millis() > self.exec_deadline.get() {
+                self.pending_operations.set(true);
+                return Ok(());
+            }
+            if !self.apply_entry()? {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Whether applies or reads were cut short by the time budget.
@@ -165,5 +186,35 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         }
         self.exec_deadline.set(Time::MAX);
         r
+    }
+}
+
+/// `exec_deadline` (milliseconds) as a bound on the clock's microseconds,
+/// so the per-entry check needs no division.
+struct Deadline {
+    ms: Time,
+    /// The clock has passed `ms` when its microseconds exceed this.
+    us: Time,
+}
+
+impl Deadline {
+    #[inline]
+    fn new(ms: Time) -> Deadline {
+        // us / 1000 > ms  <=>  us > ms * 1000 + 999 (ms >= 0), us > ms * 1000 (ms < 0),
+        // as `/` truncates toward zero.
+        let us = ms.saturating_mul(1000);
+        let us = if ms >= 0 { us.saturating_add(999) } else { us };
+        Deadline { ms, us }
+    }
+
+    /// Whether the clock passed the server's deadline (re-read: a nested
+    /// call may have moved it).
+    #[inline(always)]
+    fn passed<E: Entry, L: LogStore<E>, H: Host<E>>(&mut self, s: &Server<E, L, H>) -> bool {
+        let ms = s.exec_deadline.get();
+        if ms != self.ms {
+            *self = Deadline::new(ms);
+        }
+        s.host.timestamp().unwrap_or(0) > self.us
     }
 }

@@ -8,7 +8,8 @@
 
 use super::Server;
 use crate::core::{
-    AppendEntriesRequest, AppendEntriesResponse, Entry, Host, LogStore, Node, NODE_ID_NONE,
+    AppendEntriesRequest, AppendEntriesResponse, Entry, Host, LogStore, Node, RequestVoteResponse,
+    NODE_ID_NONE,
 };
 
 impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
@@ -88,6 +89,38 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             node.set_match_msgid(resp.msg_id.min(self.msg_id()));
         }
         true
+    }
+
+    /// `flush` when there is nothing to do: not the leader, nothing
+    /// committed to apply, no read waiting. `true` when handled. Calls
+    /// neither host nor log.
+    #[inline]
+    pub fn flush_idle(&self) -> bool {
+        if self.is_leader()
+            || self.last_applied_idx() < self.commit_idx()
+            || !self.read_queue.borrow().is_empty()
+        {
+            return false;
+        }
+        self.pending_operations.set(false);
+        true
+    }
+
+    /// Whether `recv_requestvote_response` would do nothing with `resp`
+    /// (no newer term, and not a granted vote of the election we run).
+    /// Calls neither host nor log.
+    #[inline]
+    pub fn vote_response_is_moot(&self, resp: &RequestVoteResponse) -> bool {
+        let current = self.current_term();
+        if resp.term > current || self.logging() {
+            return false;
+        }
+        let fresh = if resp.prevote {
+            self.is_precandidate() && resp.request_term == current + 1
+        } else {
+            self.is_candidate() && resp.request_term == current
+        };
+        !fresh || !resp.vote_granted
     }
 
     /// Run `f` on the node whose address is `addr`, if the server holds it.

@@ -31,6 +31,7 @@ impl ConfigKey {
 
 impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// One tick, measuring elapsed time with the host's clock.
+    #[inline(always)]
     pub fn periodic(&self) -> Result<()> {
         let now = self.time_millis();
         let last = self.timestamp.get();
@@ -41,11 +42,29 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
 
     /// One tick, `msec` milliseconds after the previous one.
+    #[inline(always)]
     pub fn periodic_internal(&self, msec: Time) -> Result<()> {
         let msec = msec.max(0);
-        self.timeout_elapsed
-            .set(self.timeout_elapsed.get().saturating_add(msec));
+        let elapsed = self.timeout_elapsed.get().saturating_add(msec);
+        self.timeout_elapsed.set(elapsed);
+        // Most ticks find a follower whose timer has not fired: nothing but
+        // (with auto-flush) pending applies to do.
+        if !self.is_leader()
+            && self.transfer_target.get() == NODE_ID_NONE
+            && elapsed < self.election_timeout_rand()
+            && !self.is_single_node_voting_cluster()
+        {
+            if self.config().auto_flush {
+                return self.exec_operations();
+            }
+            return Ok(());
+        }
+        self.periodic_timers(msec)
+    }
 
+    /// The rest of [`Self::periodic_internal`], once `msec` is counted.
+    #[inline(never)]
+    fn periodic_timers(&self, msec: Time) -> Result<()> {
         // The only voter may lead without asking anyone.
         if !self.is_leader() && self.is_single_node_voting_cluster() {
             self.set_current_term(self.current_term() + 1)?;

@@ -70,7 +70,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
 
     /// Append `entry` to the log and apply its configuration change, if any.
-    #[inline]
+    #[inline(always)]
     pub fn append_entry(&self, entry: &E) -> Result<()> {
         self.log.append(entry)?;
         if is_cfg_change(entry) {
@@ -507,11 +507,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         let Some(commit) = commit else {
             return;
         };
-        if commit > ci
-            && self
-                .entry_at(commit)
-                .is_some_and(|e| e.term() == self.current_term())
-        {
+        if commit > ci && self.log.term_at(commit) == Some(self.current_term()) {
             self.set_commit_idx(commit);
         }
     }
