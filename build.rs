@@ -18,6 +18,9 @@ fn main() {
     println!("cargo:rustc-cdylib-link-arg=-Wl,--version-script={dir}/csrc/exports.map");
     // Code placement (see the script): fewer resident pages of the library.
     println!("cargo:rustc-cdylib-link-arg=-Wl,-T,{dir}/csrc/layout.ld");
+    // Start every segment on a page of its own: the writable data then fits
+    // one page instead of straddling two (resident pages, not file size).
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-z,separate-loadable-segments");
 }
 
 /// Link the unwinder (libgcc_eh) into the shared library instead of

@@ -138,6 +138,11 @@ impl<E: Entry> MemoryLog<E> {
             return 0;
         }
         let pos = off as usize;
+        if max == 1 || count - pos == 1 {
+            // One entry (the auto-flush case): no ring wrap can cut it short.
+            out.push(entries[pos].clone());
+            return 1;
+        }
         let n = (count - pos)
             .min(max as usize)
             .min(self.ring_run(pos, count));
@@ -191,6 +196,9 @@ impl<E: Entry> MemoryLog<E> {
     /// Append clones of `entries` in order, no hook: one borrow and at most
     /// one reallocation for the run.
     pub fn push_all(&self, entries: &[E]) {
+        if let [e] = entries {
+            return self.push(e.clone());
+        }
         let mut log = self.entries.borrow_mut();
         let count = (log.len() + entries.len()) as Index;
         let (mut size, _) = self.ring.get();

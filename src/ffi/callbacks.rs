@@ -31,6 +31,19 @@ pub struct CHost {
     ptr_buf: Cell<Vec<*mut raft_entry_t>>,
 }
 
+/// The `get_entries_to_send` callback, once known to be set.
+type GetEntriesFn = unsafe extern "C" fn(
+    *mut raft_server_t,
+    *mut c_void,
+    *mut raft_node_t,
+    raft_index_t,
+    raft_index_t,
+    *mut *mut raft_entry_t,
+) -> raft_index_t;
+
+/// Requests with at most this many entries pass their pointers from the stack.
+const SMALL_BATCH: usize = 8;
+
 fn node_ptr(n: &Node) -> *mut raft_node_t {
     n as *const Node as *mut raft_node_t
 }
@@ -47,6 +60,41 @@ impl CHost {
     pub(crate) fn set_callbacks(&self, cbs: raft_cbs_t) {
         self.cbs.set(cbs)
     }
+    /// The `get_entries_to_send` callback `f`: up to `max` entries from `idx` into `out`.
+    #[inline(never)]
+    fn entries_to_send(
+        &self,
+        f: GetEntriesFn,
+        node: &Node,
+        idx: Index,
+        max: Index,
+        out: &mut Vec<CEntry>,
+    ) -> Index {
+        if max <= 0 {
+            return 0;
+        }
+        let mut buf: Vec<*mut raft_entry_t> = vec![ptr::null_mut(); max as usize];
+        let n = unsafe {
+            f(
+                self.me,
+                self.udata(),
+                node_ptr(node),
+                idx,
+                max,
+                buf.as_mut_ptr(),
+            )
+        }
+        .clamp(0, max);
+        // The callback hands over one reference per entry.
+        let before = out.len();
+        out.extend(
+            buf[..n as usize]
+                .iter()
+                .filter_map(|&p| unsafe { CEntry::from_owned(p) }),
+        );
+        (out.len() - before) as Index
+    }
+
     fn cb(&self) -> raft_cbs_t {
         self.cbs.get()
     }
@@ -75,12 +123,38 @@ impl Host<CEntry> for CHost {
         Error::check(unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) })
     }
 
+    #[inline]
     fn send_appendentries(&self, node: &Node, msg: &AppendEntriesRequest<CEntry>) -> Result<()> {
         let Some(f) = self.cb().send_appendentries else {
             return Err(Error::Callback(-1));
         };
-        if msg.entries.is_empty() {
-            let mut m = raft_appendentries_req_t::borrow_core(msg, &mut Vec::new());
+        let n = msg.entries.len();
+        if n == 0 {
+            // A heartbeat: the C request straight from the core's.
+            let mut m = raft_appendentries_req_t {
+                leader_id: msg.leader_id,
+                msg_id: msg.msg_id,
+                term: msg.term,
+                prev_log_idx: msg.prev_log_idx,
+                prev_log_term: msg.prev_log_term,
+                leader_commit: msg.leader_commit,
+                n_entries: 0,
+                entries: ptr::null_mut(),
+            };
+            // SAFETY: the user's callback, given our handle and a request that outlives the call.
+            return match unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) } {
+                0 => Ok(()),
+                rc => Error::check(rc),
+            };
+        }
+        // The C array is a copy: the callback may scribble on it without
+        // touching the references the request holds.
+        if n <= SMALL_BATCH {
+            let mut small = [ptr::null_mut(); SMALL_BATCH];
+            for (p, e) in small.iter_mut().zip(&msg.entries) {
+                *p = e.as_ptr();
+            }
+            let mut m = raft_appendentries_req_t::view_core(msg, &mut small[..n]);
             return Error::check(unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) });
         }
         let mut ptrs = self.ptr_buf.take();
@@ -253,6 +327,7 @@ impl Host<CEntry> for CHost {
         unsafe { f(self.me, self.udata(), node_ptr(node)) != 0 }
     }
 
+    #[inline]
     fn get_entries_to_send(
         &self,
         node: &Node,
@@ -261,29 +336,7 @@ impl Host<CEntry> for CHost {
         out: &mut Vec<CEntry>,
     ) -> Option<Index> {
         let f = self.cb().get_entries_to_send?;
-        if max <= 0 {
-            return Some(0);
-        }
-        let mut buf: Vec<*mut raft_entry_t> = vec![ptr::null_mut(); max as usize];
-        let n = unsafe {
-            f(
-                self.me,
-                self.udata(),
-                node_ptr(node),
-                idx,
-                max,
-                buf.as_mut_ptr(),
-            )
-        }
-        .clamp(0, max);
-        // The callback hands over one reference per entry.
-        let before = out.len();
-        out.extend(
-            buf[..n as usize]
-                .iter()
-                .filter_map(|&p| unsafe { CEntry::from_owned(p) }),
-        );
-        Some((out.len() - before) as Index)
+        Some(self.entries_to_send(f, node, idx, max, out))
     }
 
     fn timestamp(&self) -> Option<Time> {

@@ -535,6 +535,28 @@ impl VtableLog {
         Some(VtableLog { vt, log, builtin })
     }
 
+    /// `get_batch` through the C vtable (held references are handed over).
+    #[inline(never)]
+    fn c_get_batch(&self, idx: Index, max: Index, out: &mut Vec<CEntry>) -> Index {
+        let Some(f) = self.vt.get_batch else { return 0 };
+        if max <= 0 {
+            return 0;
+        }
+        // Bound the scratch buffer; a shorter batch is always allowed.
+        let max = max.min(1 << 16);
+        let mut buf: Vec<*mut raft_entry_t> = vec![ptr::null_mut(); max as usize];
+        // SAFETY: `f` is the user's get_batch, given room for `max` pointers.
+        let n = unsafe { f(self.log, idx, max, buf.as_mut_ptr()) }.clamp(0, max);
+        let before = out.len();
+        out.extend(
+            buf[..n as usize]
+                .iter()
+                // SAFETY: the callback hands over one reference per entry.
+                .filter_map(|&p| unsafe { CEntry::from_owned(p) }),
+        );
+        (out.len() - before) as Index
+    }
+
     /// The log handle `init` returned (what `raft_get_log` gives out).
     pub fn handle(&self) -> *mut c_void {
         self.log
@@ -646,24 +668,10 @@ impl LogStore<CEntry> for VtableLog {
 
     #[inline]
     fn get_batch(&self, idx: Index, max: Index, out: &mut Vec<CEntry>) -> Index {
-        if let Some(l) = self.builtin() {
-            return l.log.get_batch(idx, max, out);
+        match self.builtin() {
+            Some(l) => l.log.get_batch(idx, max, out),
+            None => self.c_get_batch(idx, max, out),
         }
-        let Some(f) = self.vt.get_batch else { return 0 };
-        if max <= 0 {
-            return 0;
-        }
-        // Bound the scratch buffer; a shorter batch is always allowed.
-        let max = max.min(1 << 16);
-        let mut buf: Vec<*mut raft_entry_t> = vec![ptr::null_mut(); max as usize];
-        let n = unsafe { f(self.log, idx, max, buf.as_mut_ptr()) }.clamp(0, max);
-        let before = out.len();
-        out.extend(
-            buf[..n as usize]
-                .iter()
-                .filter_map(|&p| unsafe { CEntry::from_owned(p) }),
-        );
-        (out.len() - before) as Index
     }
 
     fn first_idx(&self) -> Index {

@@ -625,10 +625,16 @@ pub unsafe extern "C" fn raft_recv_requestvote_response(
     let Some(resp) = resp.as_ref() else {
         return MISUSE;
     };
-    with(me, MISUSE, |s| {
-        let n = node_of(s, node);
-        to_code(s.recv_requestvote_response(n.as_deref(), &resp.into()))
-    })
+    // Most answers arrive after their election was decided: nothing to do.
+    with_fast(
+        me,
+        MISUSE,
+        |s| s.vote_response_is_moot(&resp.into()).then_some(0),
+        |s| {
+            let n = node_of(s, node);
+            to_code(s.recv_requestvote_response(n.as_deref(), &resp.into()))
+        },
+    )
 }
 
 /// Submit an entry (leader only). Its term is set to the current term; the

@@ -636,6 +636,15 @@ impl raft_appendentries_req_t {
     ) -> Self {
         ptrs.clear();
         ptrs.extend(m.entries.iter().map(|e| e.as_ptr()));
+        Self::view_core(m, ptrs)
+    }
+
+    /// A C view of a core request whose entry pointers are `ptrs` (which
+    /// must outlive the view's use; empty gives NULL).
+    pub fn view_core(
+        m: &core::AppendEntriesRequest<super::entry::CEntry>,
+        ptrs: &mut [*mut raft_entry_t],
+    ) -> Self {
         raft_appendentries_req_t {
             leader_id: m.leader_id,
             msg_id: m.msg_id,

@@ -89,7 +89,12 @@ impl Shared {
 
     /// Highest term whose leader has been seen so far (0 if none).
     pub fn newest_leader_term(&self) -> Term {
-        self.leaders.borrow().keys().next_back().copied().unwrap_or(0)
+        self.leaders
+            .borrow()
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn leaders_elected(&self) -> usize {

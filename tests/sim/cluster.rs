@@ -519,7 +519,13 @@ impl Cluster {
             }
             let commit = s.commit_idx();
             if s.is_leader() && commit > n.seen_commit {
-                commits.push((*id, s.current_term(), commit, n.voters_before.clone(), voters_of(&s)));
+                commits.push((
+                    *id,
+                    s.current_term(),
+                    commit,
+                    n.voters_before.clone(),
+                    voters_of(&s),
+                ));
             }
             if commit > s.current_idx() {
                 shared.violation(format!(

@@ -8,7 +8,8 @@
 
 use super::Server;
 use crate::core::{
-    AppendEntriesRequest, AppendEntriesResponse, Entry, Host, LogStore, Node, NODE_ID_NONE,
+    AppendEntriesRequest, AppendEntriesResponse, Entry, Host, LogStore, Node, RequestVoteResponse,
+    NODE_ID_NONE,
 };
 
 impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
@@ -20,7 +21,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
 
     /// `recv_appendentries` for a heartbeat from the leader we follow in our
     /// term whose previous entry we hold; `None` (nothing done) otherwise.
-    #[inline]
+    #[inline(always)]
     pub fn recv_heartbeat(&self, req: &AppendEntriesRequest<E>) -> Option<AppendEntriesResponse> {
         if !req.entries.is_empty()
             || !self.is_follower()
@@ -103,6 +104,23 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         }
         self.pending_operations.set(false);
         true
+    }
+
+    /// Whether `recv_requestvote_response` would do nothing with `resp`
+    /// (no newer term, and not a granted vote of the election we run).
+    /// Calls neither host nor log.
+    #[inline]
+    pub fn vote_response_is_moot(&self, resp: &RequestVoteResponse) -> bool {
+        let current = self.current_term();
+        if resp.term > current || self.logging() {
+            return false;
+        }
+        let fresh = if resp.prevote {
+            self.is_precandidate() && resp.request_term == current + 1
+        } else {
+            self.is_candidate() && resp.request_term == current
+        };
+        !fresh || !resp.vote_granted
     }
 
     /// Run `f` on the node whose address is `addr`, if the server holds it.

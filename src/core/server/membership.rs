@@ -49,7 +49,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             nodes.push(node.clone());
         }
         if is_self {
-            *self.my_node.borrow_mut() = Some(node.clone());
+            self.set_my_node(Some(node.clone()));
         }
         self.host
             .notify_membership_event(Some(&node), entry, MembershipEvent::Add);
@@ -86,9 +86,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         if self.leader_id() == rc.id() {
             self.set_leader_id(NODE_ID_NONE);
         }
-        let mut me = self.my_node.borrow_mut();
-        if me.as_ref().is_some_and(|m| Rc::ptr_eq(m, &rc)) {
-            *me = None;
+        if self.is_me(&rc) {
+            self.set_my_node(None);
         }
     }
 
@@ -212,7 +211,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             old
         };
         self.epoch.set(self.epoch.get().wrapping_add(1));
-        *self.my_node.borrow_mut() = None;
+        self.set_my_node(None);
         self.flush_memo.set(None);
         self.commit_tally.set(None);
         self.vote_tally.set(None);

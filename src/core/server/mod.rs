@@ -339,6 +339,10 @@ pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
     pub(crate) epoch: Epoch,
     /// The local node, if known (it may have been removed from the configuration).
     pub(crate) my_node: RefCell<Option<Rc<Node>>>,
+    /// Id and address of `my_node` (`NODE_ID_NONE` and 0 without one), for
+    /// the checks every message makes without borrowing it.
+    my_id: Cell<NodeId>,
+    my_addr: Cell<usize>,
     /// Index of the uncommitted voting configuration change, or -1.
     pub(crate) voting_cfg_change_log_idx: Cell<Index>,
     /// Indexes of appended configuration changes that changed nothing (e.g. an
@@ -412,6 +416,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             nodes: RefCell::new(nodes),
             epoch,
             my_node: RefCell::new(None),
+            my_id: Cell::new(NODE_ID_NONE),
+            my_addr: Cell::new(0),
             voting_cfg_change_log_idx: Cell::new(-1),
             noop_cfg_changes: RefCell::new(Default::default()),
             msg_id: Cell::new(0),
@@ -558,10 +564,19 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
     /// The local node's id, or `NODE_ID_NONE`.
     pub fn my_id(&self) -> NodeId {
-        self.my_node
-            .borrow()
-            .as_ref()
-            .map_or(NODE_ID_NONE, |n| n.id())
+        self.my_id.get()
+    }
+    /// Whether `n` is the local node.
+    #[inline]
+    pub(crate) fn is_me(&self, n: &Node) -> bool {
+        self.my_addr.get() == addr_of(n)
+    }
+    /// Set (or forget) the local node.
+    pub(crate) fn set_my_node(&self, node: Option<Rc<Node>>) {
+        self.my_id
+            .set(node.as_ref().map_or(NODE_ID_NONE, |n| n.id()));
+        self.my_addr.set(node.as_ref().map_or(0, |n| addr_of(n)));
+        *self.my_node.borrow_mut() = node;
     }
     /// Number of queued linearizable reads.
     pub fn pending_reads(&self) -> usize {

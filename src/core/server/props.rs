@@ -104,13 +104,6 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             i += 1;
         }
     }
-    /// Whether `n` is the local node.
-    pub(crate) fn is_me(&self, n: &Node) -> bool {
-        self.my_node
-            .borrow()
-            .as_ref()
-            .is_some_and(|m| std::ptr::eq(&**m, n))
-    }
     /// The local node is the only voter: it may lead without asking anyone.
     #[inline]
     pub fn is_single_node_voting_cluster(&self) -> bool {
