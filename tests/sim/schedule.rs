@@ -111,7 +111,9 @@ fn leader_fault(c: &mut Cluster) {
 /// read it wrongly served at once would go unnoticed by nothing) and the
 /// others can elect a new leader meanwhile.
 fn try_strand(c: &mut Cluster) {
-    let Some((l, leader)) = c.leader() else { return };
+    let Some((l, leader)) = c.leader() else {
+        return;
+    };
     let quiet = leader.commit_idx() == leader.current_idx()
         && leader.last_applied_idx() == leader.commit_idx();
     let voters = leader.nodes().iter().filter(|n| n.is_voting()).count();
@@ -214,7 +216,11 @@ fn chaos_actions(c: &mut Cluster, p: &Profile) {
     if per_ms(&mut c.rng, p.client_rate) {
         // Mostly to a leader; sometimes to anyone (which must refuse unless
         // leading). Writers cannot reach a stranded leader.
-        let reachable: Vec<NodeId> = up.iter().copied().filter(|n| Some(*n) != stranded).collect();
+        let reachable: Vec<NodeId> = up
+            .iter()
+            .copied()
+            .filter(|n| Some(*n) != stranded)
+            .collect();
         let target = match c.leader() {
             Some((l, _)) if c.rng.chance(800) => Some(l),
             _ => c.rng.pick(&reachable).copied(),
