@@ -13,6 +13,7 @@ use super::entry::SimEntry;
 use super::fsm::Fsm;
 use super::host::{Disk, SimHost};
 use super::log::SimLog;
+use super::nemesis::Figure8;
 use super::net::{Faults, Msg, Network};
 use super::rng::Rng;
 use super::{snap, SimServer};
@@ -77,6 +78,8 @@ pub struct Cluster {
     pub stranded: Option<(NodeId, u64)>,
     /// A leader is to be stranded as soon as it is quiet.
     pub strand_pending: bool,
+    /// Progress of the directed "Figure 8" fault sequence.
+    pub figure8: Figure8,
 }
 
 /// A fault scheduled for later by the leader-targeted nemesis.
@@ -99,6 +102,7 @@ pub struct Counts {
     pub transfers: u64,
     pub reads: u64,
     pub leader_faults: u64,
+    pub figure8: u64,
 }
 
 impl Cluster {
@@ -123,6 +127,7 @@ impl Cluster {
             scheduled: Vec::new(),
             stranded: None,
             strand_pending: false,
+            figure8: Figure8::Idle,
         };
         let boot: Vec<SimEntry> = (1..=n as NodeId)
             .map(|id| SimEntry::cfg(log_type::ADD_NODE, c.shared.new_entry_id(), id))

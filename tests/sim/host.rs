@@ -232,10 +232,15 @@ impl Host<SimEntry> for SimHost {
     ) -> Option<Index> {
         // Like hosts that cap batches by size, it sometimes picks a few
         // entries (even none); otherwise the server reads its log itself.
-        if !self.rng.borrow_mut().chance(300) {
+        // Some seeds cap every batch (one entry per request, say).
+        let cap = self.shared.batch_cap.get();
+        let n = if cap > 0 {
+            cap.min(max)
+        } else if self.rng.borrow_mut().chance(300) {
+            (self.rng.borrow_mut().below(4) as Index).min(max)
+        } else {
             return None;
-        }
-        let n = (self.rng.borrow_mut().below(4) as Index).min(max);
+        };
         let server = self.server()?;
         Some(server.log().get_batch(idx, n, out))
     }
