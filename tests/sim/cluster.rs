@@ -14,7 +14,7 @@ use super::fsm::Fsm;
 use super::host::{Disk, SimHost};
 use super::log::SimLog;
 use super::nemesis::Figure8;
-use super::net::{Faults, Msg, Network};
+use super::net::{Faults, Msg, Network, MAX_IN_FLIGHT};
 use super::rng::Rng;
 use super::{snap, SimServer};
 
@@ -401,6 +401,11 @@ impl Cluster {
             }
         }
         self.observe();
+        if self.net.stats.flooded > 0 {
+            self.shared.violation(format!(
+                "message storm: more than {MAX_IN_FLIGHT} messages in flight",
+            ));
+        }
     }
 
     /// The event loop of a user with auto-flush off: start an asynchronous

@@ -232,9 +232,12 @@ impl Host<SimEntry> for SimHost {
     ) -> Option<Index> {
         // Like hosts that cap batches by size, it sometimes picks a few
         // entries (even none); otherwise the server reads its log itself.
-        // Some seeds cap every batch (one entry per request, say).
+        // Some seeds often cap a batch (at one entry per request, say).
+        // Not always: with every batch capped, each rejection of a
+        // reordered request makes the leader resend its whole tail in many
+        // requests, and the resends beget more (a message storm).
         let cap = self.shared.batch_cap.get();
-        let n = if cap > 0 {
+        let n = if cap > 0 && self.rng.borrow_mut().chance(500) {
             cap.min(max)
         } else if self.rng.borrow_mut().chance(300) {
             (self.rng.borrow_mut().below(4) as Index).min(max)

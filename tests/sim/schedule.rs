@@ -484,8 +484,8 @@ pub fn run_seed(seed: u64, trace: bool) -> Result<Summary, String> {
         duplicated: c.net.stats.duplicated,
     };
     let line = format!(
-        "seed {seed} ok: {} nodes, {totals}, messages by kind {:?}",
-        p.nodes, c.net.stats.by_kind
+        "seed {seed} ok: {} nodes, {totals}, messages by kind {:?}, at most {} in flight",
+        p.nodes, c.net.stats.by_kind, c.net.stats.peak_in_flight
     );
     Ok(Summary { line, totals })
 }
