@@ -237,7 +237,9 @@ impl Host<SimEntry> for SimHost {
         // reordered request makes the leader resend its whole tail in many
         // requests, and the resends beget more (a message storm).
         let cap = self.shared.batch_cap.get();
-        let n = if cap > 0 && self.rng.borrow_mut().chance(500) {
+        let n = if self.shared.single_entries.get() {
+            max.min(1)
+        } else if cap > 0 && self.rng.borrow_mut().chance(500) {
             cap.min(max)
         } else if self.rng.borrow_mut().chance(300) {
             (self.rng.borrow_mut().below(4) as Index).min(max)

@@ -7,7 +7,9 @@
 //!    L2 is cut off the moment it is seen leading, before the no-op leaves.
 //!    L1 comes back.
 //! 3. L1 wins a later term t4 (its log, ending with `e`, is the most up to
-//!    date of the reachable nodes) and replicates `e` to a majority.
+//!    date of the reachable nodes) and replicates `e` to a majority. Hosts
+//!    send one entry per request meanwhile (as hosts that cap requests by
+//!    size do with a large `e`), so `e` and L1's no-op travel apart.
 //! 4. As soon as L1 reports index i committed it crashes, cut off from
 //!    everyone (messages in flight included), and L2 comes back.
 //!
@@ -114,6 +116,7 @@ impl Cluster {
                     let up = self.up_ids();
                     self.net.isolate(l2, &up);
                     self.stranded = Some((l2, u64::MAX));
+                    self.shared.single_entries.set(true);
                     self.trace(format_args!("figure8: n{l2} cut off, n{l1} back"));
                     self.figure8 = Figure8::Rejoin {
                         l1,
@@ -163,6 +166,7 @@ impl Cluster {
                     self.net.isolate(l1, &up);
                     self.crash(l1);
                     self.stranded = None;
+                    self.shared.single_entries.set(false);
                     let ms = self.rng.range(300, 800);
                     self.trace(format_args!(
                         "figure8: n{l1} committed idx {idx}, crashed; n{l2} back"
@@ -193,6 +197,7 @@ impl Cluster {
         self.trace(format_args!("figure8: abandoned in {:?}", self.figure8));
         self.net.heal();
         self.stranded = None;
+        self.shared.single_entries.set(false);
         self.figure8 = Figure8::Idle;
     }
 }
