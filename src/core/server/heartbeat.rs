@@ -21,7 +21,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
 
     /// `recv_appendentries` for a heartbeat from the leader we follow in our
     /// term whose previous entry we hold; `None` (nothing done) otherwise.
-    #[inline]
+    #[inline(always)]
     pub fn recv_heartbeat(&self, req: &AppendEntriesRequest<E>) -> Option<AppendEntriesResponse> {
         if !req.entries.is_empty()
             || !self.is_follower()
