@@ -66,6 +66,21 @@ pub struct Cluster {
     pub nodes: BTreeMap<NodeId, SimNode>,
     pub next_node_id: NodeId,
     pub counts: Counts,
+    /// Faults due later: (at ms, what).
+    pub scheduled: Vec<(u64, Fault)>,
+    /// A leader cut off from everyone until the given time: clients on its
+    /// side keep reading from it, the others write to whoever leads now.
+    pub stranded: Option<(NodeId, u64)>,
+    /// A leader is to be stranded as soon as it is quiet.
+    pub strand_pending: bool,
+}
+
+/// A fault scheduled for later by the leader-targeted nemesis.
+#[derive(Clone, Copy, Debug)]
+pub enum Fault {
+    Crash(NodeId),
+    Restart(NodeId),
+    Reconnect(NodeId),
 }
 
 #[derive(Default, Debug)]
@@ -79,6 +94,7 @@ pub struct Counts {
     pub partitions: u64,
     pub transfers: u64,
     pub reads: u64,
+    pub leader_faults: u64,
 }
 
 impl Cluster {
@@ -100,6 +116,9 @@ impl Cluster {
             nodes: BTreeMap::new(),
             next_node_id: n as NodeId + 1,
             counts: Counts::default(),
+            scheduled: Vec::new(),
+            stranded: None,
+            strand_pending: false,
         };
         let boot: Vec<SimEntry> = (1..=n as NodeId)
             .map(|id| SimEntry::cfg(log_type::ADD_NODE, c.shared.new_entry_id(), id))
@@ -174,10 +193,13 @@ impl Cluster {
             .collect()
     }
 
-    /// The leader of the highest term, if any.
+    /// The leader of the highest term that clients and operators can reach
+    /// (not a stranded one), if any.
     pub fn leader(&self) -> Option<(NodeId, Rc<SimServer>)> {
+        let stranded = self.stranded.map(|(n, _)| n);
         self.leaders()
             .into_iter()
+            .filter(|(id, _)| Some(*id) != stranded)
             .max_by_key(|(_, s)| s.current_term())
     }
 
@@ -297,6 +319,40 @@ impl Cluster {
             self.counts.restarts += 1;
             self.trace(format_args!("restart n{id}"));
         }
+    }
+
+    /// Run the scheduled faults that are due.
+    pub fn run_scheduled(&mut self) {
+        let now = self.now();
+        let due: Vec<Fault> = self
+            .scheduled
+            .iter()
+            .filter(|(t, _)| *t <= now)
+            .map(|(_, f)| *f)
+            .collect();
+        self.scheduled.retain(|(t, _)| *t > now);
+        for f in due {
+            self.trace(format_args!("scheduled {f:?}"));
+            match f {
+                Fault::Crash(id) => {
+                    if self.server(id).is_some() {
+                        self.crash(id);
+                    }
+                }
+                Fault::Restart(id) => self.restart(id),
+                Fault::Reconnect(id) => {
+                    self.net.reconnect(id);
+                    if self.stranded.is_some_and(|(s, _)| s == id) {
+                        self.stranded = None;
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn schedule(&mut self, after_ms: u64, f: Fault) {
+        let at = self.now() + after_ms;
+        self.scheduled.push((at, f));
     }
 
     pub fn trace(&self, what: std::fmt::Arguments) {

@@ -121,6 +121,16 @@ impl Network {
         }
     }
 
+    /// Cut every link between `a` and `b`, both ways.
+    pub fn split(&mut self, a: &[NodeId], b: &[NodeId]) {
+        for x in a {
+            for y in b {
+                self.cuts.insert((*x, *y));
+                self.cuts.insert((*y, *x));
+            }
+        }
+    }
+
     /// Cut one direction of one link (asymmetric failures).
     pub fn cut_link(&mut self, from: NodeId, to: NodeId) {
         self.cuts.insert((from, to));
@@ -134,6 +144,11 @@ impl Network {
                 self.cuts.insert((*other, node));
             }
         }
+    }
+
+    /// Restore every link to and from `node` (other cuts stay).
+    pub fn reconnect(&mut self, node: NodeId) {
+        self.cuts.retain(|(a, b)| *a != node && *b != node);
     }
 
     pub fn heal(&mut self) {

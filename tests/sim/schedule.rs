@@ -9,7 +9,7 @@ use raft::core::{EntryResponse, NodeId};
 
 use super::entry::EntryKey;
 
-use super::cluster::{Cluster, ELECTION_TIMEOUT};
+use super::cluster::{Cluster, Fault, ELECTION_TIMEOUT};
 use super::net::Faults;
 use super::rng::Rng;
 
@@ -25,6 +25,8 @@ pub struct Profile {
     pub compact_rate: u64,
     pub member_rate: u64,
     pub transfer_rate: u64,
+    /// Faults aimed at the current leader (see `leader_fault`).
+    pub leader_fault_rate: u64,
     pub cycles: u32,
     pub chaos_ms: u64,
     pub nonblocking_apply: bool,
@@ -49,6 +51,7 @@ impl Profile {
             compact_rate: r.range(0, 5),
             member_rate: r.range(0, 2),
             transfer_rate: r.range(0, 1),
+            leader_fault_rate: 0,
             cycles: r.range(1, 3) as u32,
             chaos_ms: r.range(1000, 3000),
             nonblocking_apply: r.chance(300),
@@ -62,8 +65,75 @@ impl Profile {
             p.partition_rate = r.range(3, 10);
             p.client_rate = r.range(30, 100);
         }
+        p.leader_fault_rate = r.range(0, 4);
         p
     }
+}
+
+/// A fault aimed at the leader, where consensus bugs hide: crash it now or
+/// a few milliseconds later (after it replicated a new entry to some
+/// followers only), strand it alone (it keeps believing it leads while the
+/// others elect a new leader; clients that only reach it keep reading), or
+/// split it off with a minority.
+fn leader_fault(c: &mut Cluster) {
+    let Some((l, _)) = c.leader() else { return };
+    c.counts.leader_faults += 1;
+    match c.rng.below(4) {
+        0 => {
+            c.crash(l);
+            let after = c.rng.range(20, 400);
+            c.schedule(after, Fault::Restart(l));
+        }
+        1 => {
+            let crash = c.rng.range(1, 12);
+            let restart = crash + c.rng.range(30, 400);
+            c.schedule(crash, Fault::Crash(l));
+            c.schedule(restart, Fault::Restart(l));
+        }
+        2 => c.strand_pending = true,
+        _ => {
+            // The leader and fewer than half of the others on one side.
+            let mut others: Vec<NodeId> = c.members().into_iter().filter(|n| *n != l).collect();
+            let k = c.rng.below((others.len() as u64).div_ceil(2)) as usize;
+            let mut side = vec![l];
+            for _ in 0..k {
+                let i = c.rng.below(others.len() as u64) as usize;
+                side.push(others.swap_remove(i));
+            }
+            c.net.split(&side, &others);
+            c.counts.partitions += 1;
+            c.trace(format_args!("split leader side {side:?} from {others:?}"));
+        }
+    }
+}
+
+/// Strand the leader once it is quiet (everything in its log applied, so a
+/// read it wrongly served at once would go unnoticed by nothing) and the
+/// others can elect a new leader meanwhile.
+fn try_strand(c: &mut Cluster) {
+    let Some((l, leader)) = c.leader() else {
+        return;
+    };
+    let quiet = leader.commit_idx() == leader.current_idx()
+        && leader.last_applied_idx() == leader.commit_idx();
+    let voters = leader.nodes().iter().filter(|n| n.is_voting()).count();
+    let others = c
+        .running_ids()
+        .into_iter()
+        .filter(|id| *id != l && leader.node(*id).is_some_and(|n| n.is_voting()))
+        .count();
+    if c.stranded.is_some() || !quiet || others <= voters / 2 {
+        return;
+    }
+    c.strand_pending = false;
+    // Other cuts heal, so the rest can elect a leader meanwhile.
+    c.net.heal();
+    let up = c.up_ids();
+    c.net.isolate(l, &up);
+    let ms = c.rng.range(300, 1000);
+    c.stranded = Some((l, c.now() + ms));
+    c.schedule(ms, Fault::Reconnect(l));
+    c.trace(format_args!("strand leader n{l} for {ms}ms"));
 }
 
 /// How long healing may take before "no progress" is reported.
@@ -140,12 +210,20 @@ fn per_ms(rng: &mut Rng, per_second: u64) -> bool {
 
 /// One random operation (or none) for this millisecond.
 fn chaos_actions(c: &mut Cluster, p: &Profile) {
+    c.run_scheduled();
     let up = c.running_ids();
+    let stranded = c.stranded.map(|(n, _)| n);
     if per_ms(&mut c.rng, p.client_rate) {
-        // Mostly to a leader; sometimes to anyone (which must refuse unless leading).
+        // Mostly to a leader; sometimes to anyone (which must refuse unless
+        // leading). Writers cannot reach a stranded leader.
+        let reachable: Vec<NodeId> = up
+            .iter()
+            .copied()
+            .filter(|n| Some(*n) != stranded)
+            .collect();
         let target = match c.leader() {
             Some((l, _)) if c.rng.chance(800) => Some(l),
-            _ => c.rng.pick(&up).copied(),
+            _ => c.rng.pick(&reachable).copied(),
         };
         if let Some(t) = target {
             c.submit(t);
@@ -163,6 +241,17 @@ fn chaos_actions(c: &mut Cluster, p: &Profile) {
         if let Some(t) = target {
             c.read(t);
         }
+    }
+    if let Some(n) = stranded {
+        if per_ms(&mut c.rng, 80) {
+            c.read(n);
+        }
+    }
+    if per_ms(&mut c.rng, p.leader_fault_rate) {
+        leader_fault(c);
+    }
+    if c.strand_pending {
+        try_strand(c);
     }
     if per_ms(&mut c.rng, p.partition_rate) {
         c.counts.partitions += 1;
@@ -234,6 +323,9 @@ fn check(c: &Cluster, seed: u64) -> Result<(), String> {
 /// Heal everything, then require a new entry to reach every live voter.
 fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<(), String> {
     c.net.heal();
+    c.scheduled.clear();
+    c.stranded = None;
+    c.strand_pending = false;
     for n in c.nodes.values_mut() {
         n.paused_until = 0;
     }
@@ -361,6 +453,7 @@ pub fn run_seed(seed: u64, trace: bool) -> Result<Summary, String> {
         joins: c.counts.joins,
         removals: c.counts.removals,
         transfers: c.counts.transfers,
+        leader_faults: c.counts.leader_faults,
         partitions: c.counts.partitions,
         delivered: c.net.stats.delivered,
         dropped: c.net.stats.dropped,
@@ -389,6 +482,7 @@ pub struct Totals {
     pub joins: u64,
     pub removals: u64,
     pub transfers: u64,
+    pub leader_faults: u64,
     pub partitions: u64,
     pub delivered: u64,
     pub dropped: u64,
@@ -410,6 +504,7 @@ impl Totals {
         self.joins += o.joins;
         self.removals += o.removals;
         self.transfers += o.transfers;
+        self.leader_faults += o.leader_faults;
         self.partitions += o.partitions;
         self.delivered += o.delivered;
         self.dropped += o.dropped;
@@ -423,7 +518,7 @@ impl std::fmt::Display for Totals {
             f,
             "{} simulated ms, {} leaders elected, {} entries committed ({} client entries), \
              {} snapshots taken, {} installed, {} reads served, {} refused, {} crashes+restarts, \
-             {} joins, {} removals, {} leader transfers, {} partitions, \
+             {} joins, {} removals, {} leader transfers, {} faults aimed at leaders, {} partitions, \
              messages {} delivered {} dropped {} duplicated",
             self.sim_ms,
             self.leaders,
@@ -437,6 +532,7 @@ impl std::fmt::Display for Totals {
             self.joins,
             self.removals,
             self.transfers,
+            self.leader_faults,
             self.partitions,
             self.delivered,
             self.dropped,
