@@ -226,7 +226,7 @@ impl Nodes {
         }
         self.dense.shrink_to_fit();
     }
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get(&self, id: NodeId) -> Option<&Rc<Node>> {
         match dense_slot(id) {
             Some(i) => match self.dense.get(i) {
