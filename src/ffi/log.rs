@@ -615,6 +615,7 @@ impl LogStore<CEntry> for VtableLog {
         }
     }
 
+    #[inline]
     fn append_batch(&self, entries: &[CEntry]) -> (usize, core::Result<()>) {
         match self.builtin() {
             Some(l) if l.cbs.get().log_offer.is_none() => {

@@ -218,3 +218,37 @@ impl Deadline {
         s.host.timestamp().unwrap_or(0) > self.us
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_bound_matches_division() {
+        let samples = [
+            Time::MIN,
+            Time::MIN + 1,
+            -1_000_001,
+            -1001,
+            -1000,
+            -999,
+            -1,
+            0,
+            1,
+            999,
+            1000,
+            1001,
+            1999,
+            2000,
+            123_456_789,
+            Time::MAX - 1,
+            Time::MAX,
+        ];
+        for &ms in &samples[1..] {
+            let d = Deadline::new(ms);
+            for &us in &samples[1..] {
+                assert_eq!(us > d.us, us / 1000 > ms, "us {us} ms {ms}");
+            }
+        }
+    }
+}
