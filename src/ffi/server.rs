@@ -723,6 +723,18 @@ pub unsafe extern "C" fn raft_get_node(
     me: *mut raft_server_t,
     id: raft_node_id_t,
 ) -> *mut raft_node_t {
+    if !CServer::is_dense_id(id) {
+        return get_node_keyed(me, id);
+    }
+    with_leaf(me, ptr::null_mut(), |s| {
+        s.dense_node_addr(id)
+            .map_or(ptr::null_mut(), |a| a as *mut raft_node_t)
+    })
+}
+
+/// `raft_get_node` for an id outside the dense table (out of line).
+#[inline(never)]
+unsafe fn get_node_keyed(me: *mut raft_server_t, id: raft_node_id_t) -> *mut raft_node_t {
     with_leaf(me, ptr::null_mut(), |s| {
         s.node_addr(id)
             .map_or(ptr::null_mut(), |a| a as *mut raft_node_t)

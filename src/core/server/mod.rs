@@ -572,6 +572,21 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     pub fn node_addr(&self, id: NodeId) -> Option<usize> {
         self.nodes.borrow().get(id).map(|n| addr_of(n))
     }
+    /// [`Self::node_addr`] for an id of the dense table (`None` for any
+    /// other id): no call inside, for the C lookup of every message.
+    #[inline]
+    pub fn dense_node_addr(&self, id: NodeId) -> Option<usize> {
+        // `try_borrow`: no panic path (the list is never borrowed mutably
+        // across a call that could get here), so the caller needs no frame.
+        let nodes = self.nodes.try_borrow().ok()?;
+        let pos = *nodes.dense.get(dense_slot(id)?)? as usize;
+        nodes.list.get(pos.checked_sub(1)?).map(|n| addr_of(n))
+    }
+    /// Whether `id` has a slot in the dense table.
+    #[inline]
+    pub fn is_dense_id(id: NodeId) -> bool {
+        dense_slot(id).is_some()
+    }
     /// The server's node whose address is `addr` (identity lookup for the C
     /// layer, which holds `Rc::as_ptr` of nodes); never dereferences `addr`.
     #[inline]
