@@ -222,6 +222,11 @@ impl<E: Entry> MemoryLog<E> {
                 size = (size * 2).max(1);
             }
             self.ring.set((size, 0));
+            // The deque grows the same way: left to `extend`, a run longer
+            // than the log would size it to len + run, off this doubling
+            // schedule (and off the allocation sizes upstream's log makes).
+            let len = log.len();
+            log.reserve_exact(size as usize - len);
         }
         log.extend(entries.iter().cloned());
     }

@@ -90,6 +90,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         if !self.is_apply_allowed() {
             return Ok(());
         }
+        // One entry to apply (auto-flush commits them one at a time): no
+        // batch worth reading.
+        if self.commit_idx() <= self.last_applied_idx() + 1 {
+            return self.apply_unbatched();
+        }
         let mut batch = self.apply_buf.take();
         let r = self.apply_batches(&mut batch);
         // Release what was read ahead (no borrow is held: a release may call C).
