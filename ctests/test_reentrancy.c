@@ -6,6 +6,7 @@
 
 #include "harness.h"
 #include "cluster.h"
+#include "raft_log.h"
 
 static int calls, bad;
 
@@ -242,11 +243,54 @@ static void test_recv_entry_inside_node_has_sufficient_logs(void)
     cluster_free(cl);
 }
 
+
+/* A follower drops applied entries off its log from inside applylog, so the
+ * log changes under a batch of entries being applied: every entry must still
+ * be applied once, in order, with the right contents. */
+static int apply_compacts(cl_node_t *n, raft_entry_t *e, raft_index_t idx)
+{
+    raft_server_t *r = n->raft;
+    calls++;
+    if (raft_get_last_applied_idx(r) != idx - 1 || !e || e->refs == 0)
+        bad++;
+    if (raft_is_leader(r))
+        return 0;
+    raft_log_t *l = raft_get_log(r);
+    raft_entry_t *old;
+    while (raft_log_get_base(l) < idx - 1)
+        if (raft_log_poll(l, &old) != 0) {
+            bad++;
+            break;
+        }
+    return 0;
+}
+
+static void test_log_compacted_inside_applylog(void)
+{
+    reset();
+    cluster_t *cl = cluster_new(3, 0);
+    cl->hooks.applylog = apply_compacts;
+    raft_node_id_t leader = cluster_elect(cl, 10000);
+    for (int i = 0; i < 300; i++)
+        cluster_submit(cl, leader, i, NULL);
+    cluster_run(cl, 500);
+    raft_index_t last = raft_get_current_idx(cl_raft(cl, leader));
+    CHECK(last >= 300);
+    CHECK(calls >= 3 * (int)last);
+    CHECK_EQ(0, bad);
+    CHECK(cluster_all_applied(cl, last));
+    CHECK(cluster_consistent(cl));
+    raft_node_id_t follower = leader % 3 + 1;
+    CHECK(raft_log_get_base(raft_get_log(cl_raft(cl, follower))) >= last - 1);
+    cluster_free(cl);
+}
+
 int main(void)
 {
     RUN(test_getters_and_setters_inside_applylog);
     RUN(test_getters_and_setters_inside_send_callbacks);
     RUN(test_reentry_from_notify_persist_and_backpressure);
     RUN(test_recv_entry_inside_node_has_sufficient_logs);
+    RUN(test_log_compacted_inside_applylog);
     return harness_finish("test_reentrancy");
 }

@@ -53,6 +53,7 @@ pub trait LogStore<E: Entry> {
 }
 
 /// [`LogStore::append_batch`] one [`LogStore::append`] at a time.
+#[inline(never)]
 pub fn append_each<E: Entry, L: LogStore<E> + ?Sized>(
     log: &L,
     entries: &[E],

@@ -69,6 +69,11 @@ impl<E: Entry> MemoryLog<E> {
         self.removals.get()
     }
 
+    /// Where the removal counter lives, for a host that watches it.
+    pub fn removals_ptr(&self) -> *const u64 {
+        self.removals.as_ptr()
+    }
+
     fn removed(&self) {
         self.removals.set(self.removals.get().wrapping_add(1));
     }
@@ -93,15 +98,24 @@ impl<E: Entry> MemoryLog<E> {
 
     /// The entry at `idx`, if stored.
     pub fn get(&self, idx: Index) -> Option<E> {
-        let pos = self.pos(idx)?;
-        self.entries.borrow().get(pos).cloned()
+        self.with_entry(idx, E::clone)
     }
 
     /// Term of the entry at `idx`, if stored (no clone of the entry).
     #[inline]
     pub fn term_at(&self, idx: Index) -> Option<Term> {
-        let pos = self.pos(idx)?;
-        self.entries.borrow().get(pos).map(|e| e.term())
+        self.with_entry(idx, E::term)
+    }
+
+    /// `f` of the entry at `idx`, if stored, under one borrow.
+    #[inline]
+    fn with_entry<R>(&self, idx: Index, f: impl FnOnce(&E) -> R) -> Option<R> {
+        let entries = self.entries.borrow();
+        let off = idx.checked_sub(self.base() + 1)?;
+        if off < 0 {
+            return None;
+        }
+        entries.get(off as usize).map(f)
     }
 
     /// The newest entry.
@@ -195,10 +209,15 @@ impl<E: Entry> MemoryLog<E> {
 
     /// Append clones of `entries` in order, no hook: one borrow and at most
     /// one reallocation for the run.
+    #[inline]
     pub fn push_all(&self, entries: &[E]) {
         if let [e] = entries {
             return self.push(e.clone());
         }
+        self.push_run(entries)
+    }
+
+    fn push_run(&self, entries: &[E]) {
         let mut log = self.entries.borrow_mut();
         let count = (log.len() + entries.len()) as Index;
         let (mut size, _) = self.ring.get();
@@ -208,6 +227,11 @@ impl<E: Entry> MemoryLog<E> {
                 size = (size * 2).max(1);
             }
             self.ring.set((size, 0));
+            // The deque grows the same way: left to `extend`, a run longer
+            // than the log would size it to len + run, off this doubling
+            // schedule (and off the allocation sizes upstream's log makes).
+            let len = log.len();
+            log.reserve_exact(size as usize - len);
         }
         log.extend(entries.iter().cloned());
     }

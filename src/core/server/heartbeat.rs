@@ -96,9 +96,12 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// neither host nor log.
     #[inline]
     pub fn flush_idle(&self) -> bool {
+        // `try_borrow`s here and below: no panic path, so the exports'
+        // straight paths need no stack frame (a failed borrow, which would
+        // be a bug, just declines).
         if self.is_leader()
             || self.last_applied_idx() < self.commit_idx()
-            || !self.read_queue.borrow().is_empty()
+            || !self.read_queue.try_borrow().is_ok_and(|q| q.is_empty())
         {
             return false;
         }
@@ -127,6 +130,6 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// The node list stays borrowed: `f` must not reach the host or the log.
     #[inline]
     pub fn with_node_at_addr<R>(&self, addr: usize, f: impl FnOnce(&Node) -> R) -> Option<R> {
-        self.nodes.borrow().by_addr(addr).map(|n| f(n))
+        self.nodes.try_borrow().ok()?.by_addr(addr).map(|n| f(n))
     }
 }

@@ -539,7 +539,14 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// The leader's part of [`Self::flush`]: commit and send.
     #[inline(never)]
     fn flush_leader(&self, sync_index: Index) {
-        if let Some(me) = self.my_node().filter(|m| sync_index > m.match_idx()) {
+        // Usually nothing of ours to count (responses flush with 0): look
+        // before taking a reference.
+        let ahead = self
+            .my_node
+            .borrow()
+            .as_ref()
+            .is_some_and(|m| sync_index > m.match_idx());
+        if let Some(me) = ahead.then(|| self.my_node()).flatten() {
             let idx = sync_index.min(self.current_idx());
             if idx > me.match_idx() {
                 self.raise_match_idx(&me, idx);

@@ -813,3 +813,193 @@ fn transfer_to_non_voter_is_refused() {
     assert_eq!(s.transfer_leader(3, 0), Err(Error::InvalidNodeId));
     assert_eq!(s.transfer_leader(2, 0), Ok(()));
 }
+
+/// What a test can observe of a server after handling a message.
+fn observed(s: &S) -> String {
+    let nodes: Vec<String> = s
+        .nodes()
+        .iter()
+        .map(|n| {
+            format!(
+                "{}:{}/{}/{}/{}/{}",
+                n.id(),
+                n.next_idx(),
+                n.match_idx(),
+                n.next_msgid(),
+                n.match_msgid(),
+                n.max_seen_msgid()
+            )
+        })
+        .collect();
+    format!(
+        "t{} v{} c{} a{} {:?} l{} e{} m{} i{} p{} {:?} {:?} {}",
+        s.current_term(),
+        s.voted_for(),
+        s.commit_idx(),
+        s.last_applied_idx(),
+        s.state(),
+        s.leader_id(),
+        s.timeout_elapsed(),
+        s.msg_id(),
+        s.current_idx(),
+        s.pending_operations(),
+        nodes,
+        s.host().events.borrow(),
+        s.host().sent_ae.borrow().len()
+    )
+}
+
+/// Followers in assorted states: log length, term, known leader, commit.
+fn follower_states() -> Vec<Box<dyn Fn() -> Rc<S>>> {
+    let mut v: Vec<Box<dyn Fn() -> Rc<S>>> = Vec::new();
+    for count in [0, 2] {
+        for leader in [NODE_ID_NONE, 2] {
+            for commit in [0, 1] {
+                v.push(Box::new(move || {
+                    let s = follower_with_entries(count);
+                    s.leader_id.set(leader);
+                    s.set_commit_idx(commit);
+                    s.timeout_elapsed.set(300);
+                    s.host().events.borrow_mut().clear();
+                    s
+                }));
+            }
+        }
+    }
+    v.push(Box::new(|| {
+        let s = follower_with_entries(2);
+        s.become_candidate().unwrap();
+        s.host().events.borrow_mut().clear();
+        s
+    }));
+    v
+}
+
+#[test]
+fn straight_heartbeat_path_matches_the_general_handler() {
+    let mut taken = 0;
+    for make in follower_states() {
+        for term in [0, 1, 2] {
+            for leader_id in [2, 3] {
+                for prev in [0, 1, 2, 3] {
+                    for prev_term in [0, 1, 2] {
+                        for commit in [0, 1, 2, 5] {
+                            let req = AppendEntriesRequest::<TEntry> {
+                                leader_id,
+                                msg_id: 7,
+                                term,
+                                prev_log_idx: prev,
+                                prev_log_term: prev_term,
+                                leader_commit: commit,
+                                entries: Vec::new(),
+                            };
+                            let (a, b) = (make(), make());
+                            let ra = match a.recv_heartbeat(&req) {
+                                Some(r) => {
+                                    taken += 1;
+                                    (r, Ok(()))
+                                }
+                                None => a.recv_appendentries(&req),
+                            };
+                            let rb = b.recv_appendentries(&req);
+                            assert_eq!(ra, rb, "{req:?}");
+                            assert_eq!(observed(&a), observed(&b), "{req:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(taken > 0);
+}
+
+#[test]
+fn straight_ack_vote_and_flush_paths_match_the_general_handlers() {
+    let mut taken = [0; 3];
+    for auto_flush in [false, true] {
+        for term in [0, 1, 2] {
+            for success in [false, true] {
+                for idx in [0, 1, 2] {
+                    for msg_id in [0, 1, 5] {
+                        let make = || {
+                            let s = leader(3);
+                            let mut c = s.config();
+                            c.auto_flush = auto_flush;
+                            s.set_config(c);
+                            ok_resp(&s, 2, 1, 1);
+                            s.host().events.borrow_mut().clear();
+                            s
+                        };
+                        let r = AppendEntriesResponse {
+                            msg_id,
+                            term,
+                            success,
+                            current_idx: idx,
+                        };
+                        let (a, b) = (make(), make());
+                        let na = a.node(2).unwrap();
+                        let ra = if a.ack_idle_response(&na, &r) {
+                            taken[0] += 1;
+                            if auto_flush {
+                                a.flush(0)
+                            } else {
+                                Ok(())
+                            }
+                        } else {
+                            a.recv_appendentries_response(Some(&na), &r)
+                        };
+                        let rb = b.recv_appendentries_response(b.node(2).as_deref(), &r);
+                        assert_eq!(ra, rb, "{r:?}");
+                        assert_eq!(observed(&a), observed(&b), "{r:?}");
+                    }
+                }
+            }
+        }
+    }
+    for prevote in [false, true] {
+        for granted in [false, true] {
+            for request_term in [0, 1, 2, 3] {
+                for term in [0, 1, 2, 3] {
+                    let make = || {
+                        let s = follower_with_entries(1);
+                        if prevote {
+                            s.become_precandidate().unwrap();
+                        } else {
+                            s.become_candidate().unwrap();
+                        }
+                        s.host().events.borrow_mut().clear();
+                        s
+                    };
+                    let r = RequestVoteResponse {
+                        prevote,
+                        request_term,
+                        term,
+                        vote_granted: granted,
+                    };
+                    let (a, b) = (make(), make());
+                    let ra = if a.vote_response_is_moot(&r) {
+                        taken[1] += 1;
+                        Ok(())
+                    } else {
+                        a.recv_requestvote_response(a.node(2).as_deref(), &r)
+                    };
+                    let rb = b.recv_requestvote_response(b.node(2).as_deref(), &r);
+                    assert_eq!(ra, rb, "{r:?}");
+                    assert_eq!(observed(&a), observed(&b), "{r:?}");
+                }
+            }
+        }
+    }
+    for make in follower_states() {
+        let (a, b) = (make(), make());
+        let ra = if a.flush_idle() {
+            taken[2] += 1;
+            Ok(())
+        } else {
+            a.flush(0)
+        };
+        assert_eq!(ra, b.flush(0));
+        assert_eq!(observed(&a), observed(&b));
+    }
+    assert!(taken.iter().all(|&t| t > 0), "{taken:?}");
+}
