@@ -133,8 +133,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             Some((e, lone)) if e == epoch => lone,
             _ => {
                 let lone = self.my_node_is_voting()
-                    && self.with_nodes(|l| l.iter().filter(|n| n.is_voting()).take(2).count())
-                        == 1;
+                    && self.with_nodes(|l| l.iter().filter(|n| n.is_voting()).take(2).count()) == 1;
                 self.lone_voter_memo.set(Some((epoch, lone)));
                 lone
             }
