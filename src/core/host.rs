@@ -139,4 +139,11 @@ pub trait Host<E: Entry> {
     fn timestamp(&self) -> Option<Time> {
         None
     }
+    /// A counter that moves whenever the application calls back into the
+    /// server (or changes its callbacks), so a loop around callbacks can tell
+    /// with one compare that a callback changed nothing. `None` when the
+    /// host cannot tell: such loops then check everything after each callback.
+    fn reentries(&self) -> Option<u64> {
+        None
+    }
 }

@@ -562,6 +562,11 @@ impl VtableLog {
         self.log
     }
 
+    /// The built-in log's removal counter, which lives as long as this log.
+    pub(crate) fn removal_counter(&self) -> Option<*const u64> {
+        self.builtin().map(|l| l.log.removals_ptr())
+    }
+
     #[inline]
     fn builtin(&self) -> Option<&raft_log_t> {
         // SAFETY: set only for the built-in vtable, whose `log` came from

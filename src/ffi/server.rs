@@ -180,6 +180,7 @@ pub(crate) unsafe fn with<T>(
     let Some(s) = h.server.get() else {
         return default;
     };
+    s.host().entered();
     let depth = h.depth.get();
     if depth == 0 {
         h.adopt_private_writes(s);
@@ -225,6 +226,7 @@ pub(crate) unsafe fn with_fast<T: Copy>(
     let Some(s) = h.server.get() else {
         return default;
     };
+    s.host().entered();
     if let Some(v) = guard(None, || fast(s)) {
         return v;
     }
@@ -240,6 +242,7 @@ unsafe fn enter<T>(
     default: T,
     f: impl FnOnce(&CServer) -> T,
 ) -> T {
+    s.host().entered();
     let depth = h.depth.get();
     if depth == 0 {
         h.adopt_private_writes(s);
@@ -343,7 +346,11 @@ pub unsafe extern "C" fn raft_new_with_log(
             }
         };
         (&*me).log.set(log.handle());
-        let s = Server::new(log, CHost::new(me));
+        let host = CHost::new(me);
+        if let Some(counter) = log.removal_counter() {
+            host.watch_log_removals(counter);
+        }
+        let s = Server::new(log, host);
         let _ = (&*me).server.set(s);
         if let Some(s) = (&*me).server.get() {
             s.randomize_election_timeout();

@@ -119,31 +119,75 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             self.log
                 .get_batch(first, (commit - first + 1).min(APPLY_BATCH), batch);
             let mut deadline = Deadline::new(self.exec_deadline.get());
+            // Only a call back into the server can move the commit or applied
+            // index, the time budget or what allows applying, and only a
+            // removal can change what the log holds. A host that counts both
+            // (`reentries`) lets the loop skip its checks while the count
+            // stands; for other hosts `calls` is `None` and all checks run.
+            let mut calls = None;
             let mut idx = first;
             for entry in batch.iter() {
-                // A callback may have moved things on: stop, or read again.
-                if idx != first {
-                    if self.last_applied_idx() + 1 != idx || self.log.removals() != Some(removals) {
-                        continue 'read;
-                    }
-                    if self.commit_idx() < idx {
-                        return Ok(());
-                    }
-                }
                 if deadline.passed(self) {
                     self.pending_operations.set(true);
                     return Ok(());
                 }
-                if !self.is_apply_allowed() {
-                    return Ok(());
+                // Before the first entry, or the clock callback called in.
+                if self.reentered(calls) {
+                    if !self.is_apply_allowed() {
+                        return Ok(());
+                    }
+                    match self.next_in_batch(idx, removals) {
+                        Some(true) => {}
+                        Some(false) => continue 'read,
+                        None => return Ok(()),
+                    }
+                    deadline = Deadline::new(self.exec_deadline.get());
+                    calls = self.host.reentries();
                 }
                 self.apply_one(entry, idx)?;
                 idx += 1;
+                if self.reentered(calls) {
+                    // What the loop's condition checks before the clock is read.
+                    match self.next_in_batch(idx, removals) {
+                        Some(true) => {}
+                        Some(false) => continue 'read,
+                        None => return Ok(()),
+                    }
+                    deadline = Deadline::new(self.exec_deadline.get());
+                    // Check what allows applying after the clock too.
+                    calls = None;
+                }
             }
             if batch.is_empty() {
                 // The log lacks the entry: as when reading one by one.
                 return self.apply_unbatched();
             }
+        }
+    }
+
+    /// After a callback may have changed things: `Some(true)` when the entry
+    /// at `idx` of a batch read before `removals` is still the next to apply,
+    /// `Some(false)` when the log must be read again, `None` to stop.
+    #[cold]
+    #[inline(never)]
+    fn next_in_batch(&self, idx: Index, removals: u64) -> Option<bool> {
+        if self.last_applied_idx() + 1 != idx || self.log.removals() != Some(removals) {
+            // Read again (the loop's head stops when nothing is left to apply).
+            return Some(false);
+        }
+        if self.commit_idx() < idx {
+            return None;
+        }
+        Some(true)
+    }
+
+    /// Whether the application may have called into the server since the
+    /// host's reentry counter read `calls` (always, for a host that cannot tell).
+    #[inline(always)]
+    fn reentered(&self, calls: Option<u64>) -> bool {
+        match (calls, self.host.reentries()) {
+            (Some(a), Some(b)) => a != b,
+            _ => true,
         }
     }
 
@@ -197,8 +241,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
 /// `exec_deadline` (milliseconds) as a bound on the clock's microseconds,
 /// so the per-entry check needs no division.
 struct Deadline {
-    ms: Time,
-    /// The clock has passed `ms` when its microseconds exceed this.
+    /// The clock has passed the deadline when its microseconds exceed this.
     us: Time,
 }
 
@@ -209,17 +252,13 @@ impl Deadline {
         // as `/` truncates toward zero.
         let us = ms.saturating_mul(1000);
         let us = if ms >= 0 { us.saturating_add(999) } else { us };
-        Deadline { ms, us }
+        Deadline { us }
     }
 
-    /// Whether the clock passed the server's deadline (re-read: a nested
-    /// call may have moved it).
+    /// Whether the clock passed the deadline (the caller renews it when a
+    /// nested call may have moved the server's).
     #[inline(always)]
-    fn passed<E: Entry, L: LogStore<E>, H: Host<E>>(&mut self, s: &Server<E, L, H>) -> bool {
-        let ms = s.exec_deadline.get();
-        if ms != self.ms {
-            *self = Deadline::new(ms);
-        }
+    fn passed<E: Entry, L: LogStore<E>, H: Host<E>>(&self, s: &Server<E, L, H>) -> bool {
         s.host.timestamp().unwrap_or(0) > self.us
     }
 }
