@@ -38,6 +38,8 @@ mod fsm;
 mod host;
 #[path = "sim/log.rs"]
 mod log;
+#[path = "sim/nemesis.rs"]
+mod nemesis;
 #[path = "sim/net.rs"]
 mod net;
 #[path = "sim/ops.rs"]

@@ -31,6 +31,10 @@ pub struct Shared {
     pub reads_failed: Cell<u64>,
     /// Snapshots received over the network and loaded.
     pub installs: Cell<u64>,
+    /// Most entries a host puts in one AppendEntries (0: no cap).
+    pub batch_cap: Cell<Index>,
+    /// Every AppendEntries carries at most one entry (for a while).
+    pub single_entries: Cell<bool>,
     /// Term → the one node that led it (election safety).
     leaders: RefCell<BTreeMap<Term, NodeId>>,
     /// Committed entries: idx → (entry, the term in which the commit was first seen).

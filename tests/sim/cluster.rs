@@ -13,7 +13,8 @@ use super::entry::SimEntry;
 use super::fsm::Fsm;
 use super::host::{Disk, SimHost};
 use super::log::SimLog;
-use super::net::{Faults, Msg, Network};
+use super::nemesis::Figure8;
+use super::net::{Faults, Msg, Network, MAX_IN_FLIGHT};
 use super::rng::Rng;
 use super::{snap, SimServer};
 
@@ -35,6 +36,9 @@ pub struct SimNode {
     /// The voters of its configuration when the current step began (a
     /// commit made during the step may have counted them, not the final ones).
     voters_before: Vec<NodeId>,
+    /// (term, index): the highest index it acknowledged to the leader of
+    /// that term (an AppendEntries success).
+    acked: (Term, Index),
 }
 
 impl SimNode {
@@ -47,6 +51,7 @@ impl SimNode {
             seen_commit: 0,
             paused_until: 0,
             voters_before: Vec::new(),
+            acked: (0, 0),
         }
     }
 
@@ -73,6 +78,8 @@ pub struct Cluster {
     pub stranded: Option<(NodeId, u64)>,
     /// A leader is to be stranded as soon as it is quiet.
     pub strand_pending: bool,
+    /// Progress of the directed "Figure 8" fault sequence.
+    pub figure8: Figure8,
 }
 
 /// A fault scheduled for later by the leader-targeted nemesis.
@@ -95,6 +102,7 @@ pub struct Counts {
     pub transfers: u64,
     pub reads: u64,
     pub leader_faults: u64,
+    pub figure8: u64,
 }
 
 impl Cluster {
@@ -119,6 +127,7 @@ impl Cluster {
             scheduled: Vec::new(),
             stranded: None,
             strand_pending: false,
+            figure8: Figure8::Idle,
         };
         let boot: Vec<SimEntry> = (1..=n as NodeId)
             .map(|id| SimEntry::cfg(log_type::ADD_NODE, c.shared.new_entry_id(), id))
@@ -392,6 +401,11 @@ impl Cluster {
             }
         }
         self.observe();
+        if self.net.stats.flooded > 0 {
+            self.shared.violation(format!(
+                "message storm: more than {MAX_IN_FLIGHT} messages in flight",
+            ));
+        }
     }
 
     /// The event loop of a user with auto-flush off: start an asynchronous
@@ -451,7 +465,19 @@ impl Cluster {
                     .iter()
                     .map(|e| SimEntry::new(e.term(), e.id(), e.entry_type(), e.data().to_vec()))
                     .collect();
+                let popped_before = s.log().0.borrow().popped.len();
                 let (resp, r) = s.recv_appendentries(&req);
+                self.check_acked(to, &s, popped_before);
+                if resp.success {
+                    if let Some(n) = self.nodes.get_mut(&to) {
+                        let (t, i) = n.acked;
+                        n.acked = if t == resp.term {
+                            (t, i.max(resp.current_idx))
+                        } else {
+                            (resp.term, resp.current_idx)
+                        };
+                    }
+                }
                 (Some(Msg::AppendResp(resp)), r)
             }
             Msg::AppendResp(resp) => (None, s.recv_appendentries_response(node, &resp)),
@@ -580,6 +606,24 @@ impl Cluster {
             let holders: Vec<NodeId> = now.iter().copied().filter(|v| held(v)).collect();
             self.shared.violation(format!(
                 "commit rule: leader {leader} of term {term} committed idx {commit} but only {holders:?} of voters {now:?} ever held an entry of term {term} at or after it"
+            ));
+        }
+    }
+
+    /// A follower never removes an entry it acknowledged to the leader of its
+    /// current term: that leader may already count it toward a commit. Only a
+    /// later leader may replace it. `popped_before` is the length of the
+    /// log's removal record before the request was handled.
+    fn check_acked(&self, id: NodeId, s: &SimServer, popped_before: usize) {
+        let Some(n) = self.nodes.get(&id) else { return };
+        let (term, idx) = n.acked;
+        if term != s.current_term() {
+            return;
+        }
+        let d = s.log().0.borrow();
+        if let Some((i, k)) = d.popped[popped_before..].iter().find(|(i, _)| *i <= idx) {
+            self.shared.violation(format!(
+                "node {id} removed idx {i} {k:?}, which it had acknowledged (up to idx {idx}) to the leader of its term {term}"
             ));
         }
     }

@@ -232,10 +232,20 @@ impl Host<SimEntry> for SimHost {
     ) -> Option<Index> {
         // Like hosts that cap batches by size, it sometimes picks a few
         // entries (even none); otherwise the server reads its log itself.
-        if !self.rng.borrow_mut().chance(300) {
+        // Some seeds often cap a batch (at one entry per request, say).
+        // Not always: with every batch capped, each rejection of a
+        // reordered request makes the leader resend its whole tail in many
+        // requests, and the resends beget more (a message storm).
+        let cap = self.shared.batch_cap.get();
+        let n = if self.shared.single_entries.get() {
+            max.min(1)
+        } else if cap > 0 && self.rng.borrow_mut().chance(500) {
+            cap.min(max)
+        } else if self.rng.borrow_mut().chance(300) {
+            (self.rng.borrow_mut().below(4) as Index).min(max)
+        } else {
             return None;
-        }
-        let n = (self.rng.borrow_mut().below(4) as Index).min(max);
+        };
         let server = self.server()?;
         Some(server.log().get_batch(idx, n, out))
     }

@@ -37,6 +37,10 @@ impl Msg {
     }
 }
 
+/// More messages in flight than this is a storm (a healthy cluster of
+/// seven nodes stays far below it).
+pub const MAX_IN_FLIGHT: usize = 200_000;
+
 pub struct Envelope {
     pub from: NodeId,
     pub to: NodeId,
@@ -72,6 +76,10 @@ pub struct Stats {
     pub dropped: u64,
     pub duplicated: u64,
     pub cut: u64,
+    /// Most messages ever in flight at once.
+    pub peak_in_flight: usize,
+    /// Messages refused because too many were in flight (a message storm).
+    pub flooded: u64,
 }
 
 pub struct Network {
@@ -189,9 +197,16 @@ impl Network {
                 self.faults.min_delay,
                 self.faults.max_delay.max(self.faults.min_delay),
             );
+        // A storm (messages begetting more messages) is a bug; stop it
+        // before it eats the machine's memory, and let the checker report it.
+        if self.in_flight.len() >= MAX_IN_FLIGHT {
+            self.stats.flooded += 1;
+            return;
+        }
         self.seq += 1;
         self.queue.push(Reverse((at, self.seq)));
         self.in_flight.insert(self.seq, Envelope { from, to, msg });
+        self.stats.peak_in_flight = self.stats.peak_in_flight.max(self.in_flight.len());
     }
 
     /// The next message due at or before `now`, skipping ones a partition

@@ -27,6 +27,10 @@ pub struct Profile {
     pub transfer_rate: u64,
     /// Faults aimed at the current leader (see `leader_fault`).
     pub leader_fault_rate: u64,
+    /// Runs of the directed "Figure 8" sequence (see `nemesis.rs`).
+    pub figure8_rate: u64,
+    /// Most entries per AppendEntries (0: the server's or host's choice).
+    pub batch_cap: i64,
     pub cycles: u32,
     pub chaos_ms: u64,
     pub nonblocking_apply: bool,
@@ -52,6 +56,8 @@ impl Profile {
             member_rate: r.range(0, 2),
             transfer_rate: r.range(0, 1),
             leader_fault_rate: 0,
+            figure8_rate: 0,
+            batch_cap: 0,
             cycles: r.range(1, 3) as u32,
             chaos_ms: r.range(1000, 3000),
             nonblocking_apply: r.chance(300),
@@ -66,6 +72,10 @@ impl Profile {
             p.client_rate = r.range(30, 100);
         }
         p.leader_fault_rate = r.range(0, 4);
+        p.figure8_rate = r.range(0, 3);
+        if r.chance(300) {
+            p.batch_cap = r.range(1, 2) as i64;
+        }
         p
     }
 }
@@ -211,6 +221,12 @@ fn per_ms(rng: &mut Rng, per_second: u64) -> bool {
 /// One random operation (or none) for this millisecond.
 fn chaos_actions(c: &mut Cluster, p: &Profile) {
     c.run_scheduled();
+    c.figure8_step();
+    if !c.figure8.is_active() && per_ms(&mut c.rng, p.figure8_rate) {
+        c.figure8_start();
+    }
+    // The directed sequence runs alone: only clients and message faults.
+    let directed = c.figure8.is_active();
     let up = c.running_ids();
     let stranded = c.stranded.map(|(n, _)| n);
     if per_ms(&mut c.rng, p.client_rate) {
@@ -246,6 +262,9 @@ fn chaos_actions(c: &mut Cluster, p: &Profile) {
         if per_ms(&mut c.rng, 80) {
             c.read(n);
         }
+    }
+    if directed {
+        return;
     }
     if per_ms(&mut c.rng, p.leader_fault_rate) {
         leader_fault(c);
@@ -323,6 +342,9 @@ fn check(c: &Cluster, seed: u64) -> Result<(), String> {
 /// Heal everything, then require a new entry to reach every live voter.
 fn heal_and_progress(c: &mut Cluster, seed: u64) -> Result<(), String> {
     c.net.heal();
+    if c.figure8.is_active() {
+        c.figure8_abort();
+    }
     c.scheduled.clear();
     c.stranded = None;
     c.strand_pending = false;
@@ -422,6 +444,7 @@ pub fn run_seed(seed: u64, trace: bool) -> Result<Summary, String> {
         p.nonblocking_apply,
         p.auto_flush,
     );
+    c.shared.batch_cap.set(p.batch_cap);
     check(&c, seed)?;
     for _ in 0..p.cycles {
         c.net.faults = p.faults;
@@ -454,14 +477,15 @@ pub fn run_seed(seed: u64, trace: bool) -> Result<Summary, String> {
         removals: c.counts.removals,
         transfers: c.counts.transfers,
         leader_faults: c.counts.leader_faults,
+        figure8: c.counts.figure8,
         partitions: c.counts.partitions,
         delivered: c.net.stats.delivered,
         dropped: c.net.stats.dropped,
         duplicated: c.net.stats.duplicated,
     };
     let line = format!(
-        "seed {seed} ok: {} nodes, {totals}, messages by kind {:?}",
-        p.nodes, c.net.stats.by_kind
+        "seed {seed} ok: {} nodes, {totals}, messages by kind {:?}, at most {} in flight",
+        p.nodes, c.net.stats.by_kind, c.net.stats.peak_in_flight
     );
     Ok(Summary { line, totals })
 }
@@ -483,6 +507,7 @@ pub struct Totals {
     pub removals: u64,
     pub transfers: u64,
     pub leader_faults: u64,
+    pub figure8: u64,
     pub partitions: u64,
     pub delivered: u64,
     pub dropped: u64,
@@ -505,6 +530,7 @@ impl Totals {
         self.removals += o.removals;
         self.transfers += o.transfers;
         self.leader_faults += o.leader_faults;
+        self.figure8 += o.figure8;
         self.partitions += o.partitions;
         self.delivered += o.delivered;
         self.dropped += o.dropped;
@@ -518,7 +544,7 @@ impl std::fmt::Display for Totals {
             f,
             "{} simulated ms, {} leaders elected, {} entries committed ({} client entries), \
              {} snapshots taken, {} installed, {} reads served, {} refused, {} crashes+restarts, \
-             {} joins, {} removals, {} leader transfers, {} faults aimed at leaders, {} partitions, \
+             {} joins, {} removals, {} leader transfers, {} faults aimed at leaders, {} figure-8 runs, {} partitions, \
              messages {} delivered {} dropped {} duplicated",
             self.sim_ms,
             self.leaders,
@@ -533,6 +559,7 @@ impl std::fmt::Display for Totals {
             self.removals,
             self.transfers,
             self.leader_faults,
+            self.figure8,
             self.partitions,
             self.delivered,
             self.dropped,
