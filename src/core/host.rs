@@ -22,6 +22,12 @@ pub trait Host<E: Entry> {
     fn send_appendentries(&self, _node: &Node, _msg: &AppendEntriesRequest<E>) -> Result<()> {
         Ok(())
     }
+    /// [`Self::send_appendentries`] for a request without entries (a
+    /// heartbeat), which a host may send by a leaner path.
+    #[inline(always)]
+    fn send_heartbeat(&self, node: &Node, msg: &AppendEntriesRequest<E>) -> Result<()> {
+        self.send_appendentries(node, msg)
+    }
     /// Send a snapshot chunk to `node`.
     fn send_snapshot(&self, _node: &Node, _msg: &SnapshotRequest) -> Result<()> {
         Ok(())

@@ -104,6 +104,7 @@ impl Node {
         self.next_idx.get()
     }
     /// Log indexes begin at 1, so anything lower is clamped to 1.
+    #[inline]
     pub fn set_next_idx(&self, idx: Index) {
         let idx = idx.max(1);
         // Cached scans only care about a node falling behind (see `Epoch`).
@@ -127,6 +128,7 @@ impl Node {
     pub fn next_msgid(&self) -> MsgId {
         self.next_msgid.get()
     }
+    #[inline]
     pub fn set_next_msgid(&self, v: MsgId) {
         if v < self.next_msgid.get() {
             self.bump_epoch();

@@ -158,9 +158,18 @@ impl Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Convert a core result to the C convention (0 or a negative code).
+#[inline(always)]
 pub fn to_code(r: Result<()>) -> i32 {
     match r {
         Ok(()) => 0,
-        Err(e) => e.code(),
+        Err(e) => err_code(e),
     }
+}
+
+/// [`Error::code`] out of line, so that the success path of every export
+/// is one compare rather than a jump through the table of codes.
+#[cold]
+#[inline(never)]
+fn err_code(e: Error) -> i32 {
+    e.code()
 }

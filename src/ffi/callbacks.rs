@@ -151,22 +151,7 @@ impl Host<CEntry> for CHost {
         };
         let n = msg.entries.len();
         if n == 0 {
-            // A heartbeat: the C request straight from the core's.
-            let mut m = raft_appendentries_req_t {
-                leader_id: msg.leader_id,
-                msg_id: msg.msg_id,
-                term: msg.term,
-                prev_log_idx: msg.prev_log_idx,
-                prev_log_term: msg.prev_log_term,
-                leader_commit: msg.leader_commit,
-                n_entries: 0,
-                entries: ptr::null_mut(),
-            };
-            // SAFETY: the user's callback, given our handle and a request that outlives the call.
-            return match unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) } {
-                0 => Ok(()),
-                rc => Error::check(rc),
-            };
+            return self.send_heartbeat(node, msg);
         }
         // The C array is a copy: the callback may scribble on it without
         // touching the references the request holds.
@@ -187,6 +172,29 @@ impl Host<CEntry> for CHost {
             self.ptr_buf.set(ptrs);
         }
         Error::check(r)
+    }
+
+    /// The C request straight from the core's, inline in the sender.
+    #[inline(always)]
+    fn send_heartbeat(&self, node: &Node, msg: &AppendEntriesRequest<CEntry>) -> Result<()> {
+        let Some(f) = self.cb().send_appendentries else {
+            return Err(Error::Callback(-1));
+        };
+        let mut m = raft_appendentries_req_t {
+            leader_id: msg.leader_id,
+            msg_id: msg.msg_id,
+            term: msg.term,
+            prev_log_idx: msg.prev_log_idx,
+            prev_log_term: msg.prev_log_term,
+            leader_commit: msg.leader_commit,
+            n_entries: 0,
+            entries: ptr::null_mut(),
+        };
+        // SAFETY: the user's callback, given our handle and a request that outlives the call.
+        match unsafe { f(self.me, self.udata(), node_ptr(node), &mut m) } {
+            0 => Ok(()),
+            rc => Error::check(rc),
+        }
     }
 
     fn has_send_appendentries(&self) -> bool {

@@ -48,6 +48,30 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         Ok(())
     }
 
+    /// Whether entries `first..=last` can be applied by [`Self::apply_quiet`]:
+    /// no debug line to emit and no pending voting change among them.
+    #[inline(always)]
+    fn quiet_run(&self, first: Index, last: Index) -> bool {
+        let voting = self.voting_cfg_change_log_idx.get();
+        !self.logging() && !(first..=last).contains(&voting)
+    }
+
+    /// [`Self::apply_one`] for an entry of a [`Self::quiet_run`]; `Ok(true)`
+    /// when it was a configuration change.
+    #[inline(always)]
+    fn apply_quiet(&self, entry: &E, idx: Index) -> Result<bool> {
+        if let Err(Error::Shutdown) = self.host.apply_entry(entry, idx) {
+            return Err(Error::Shutdown);
+        }
+        self.last_applied_idx.set(idx);
+        self.last_applied_term.set(entry.term());
+        let cfg = is_cfg_change(entry);
+        if cfg {
+            self.apply_cfg_change(entry, idx);
+        }
+        Ok(cfg)
+    }
+
     /// A configuration change is committed: it will never be rolled back.
     #[cold]
     fn apply_cfg_change(&self, entry: &E, idx: Index) {
@@ -82,10 +106,12 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// when the current time budget is spent.
     ///
     /// Entries are read from the log a batch at a time (held, so callbacks
-    /// may change the log meanwhile). After each callback the rest of the
-    /// batch is trusted only while the log reports no removal since it was
-    /// read and the next entry to apply is the batch's next one; otherwise it
-    /// is read again. A log that cannot tell is read entry by entry.
+    /// may change the log meanwhile). After a callback that called back into
+    /// the server or removed log entries (the host's reentry count moved;
+    /// always, for a host that cannot tell) the rest of the batch is trusted
+    /// only while the log reports no removal since it was read and the next
+    /// entry to apply is the batch's next one; otherwise it is read again. A
+    /// log that cannot tell about removals is read entry by entry.
     pub fn apply_all(&self) -> Result<()> {
         if !self.is_apply_allowed() {
             return Ok(());
@@ -115,9 +141,13 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             let Some(removals) = self.log.removals() else {
                 return self.apply_unbatched();
             };
+            let last = commit.min(first + APPLY_BATCH - 1);
+            if !self.quiet_run(first, last) {
+                return self.apply_unbatched();
+            }
             batch.clear();
-            self.log
-                .get_batch(first, (commit - first + 1).min(APPLY_BATCH), batch);
+            self.log.get_batch(first, last - first + 1, batch);
+            let last = first + batch.len() as Index - 1;
             let mut deadline = Deadline::new(self.exec_deadline.get());
             // Only a call back into the server can move the commit or applied
             // index, the time budget or what allows applying, and only a
@@ -136,7 +166,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                     if !self.is_apply_allowed() {
                         return Ok(());
                     }
-                    match self.next_in_batch(idx, removals) {
+                    match self.next_in_batch(idx, last, removals) {
                         Some(true) => {}
                         Some(false) => continue 'read,
                         None => return Ok(()),
@@ -144,11 +174,14 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                     deadline = Deadline::new(self.exec_deadline.get());
                     calls = self.host.reentries();
                 }
-                self.apply_one(entry, idx)?;
+                if self.apply_quiet(entry, idx)? {
+                    // A membership change was applied: check everything again.
+                    calls = None;
+                }
                 idx += 1;
                 if self.reentered(calls) {
                     // What the loop's condition checks before the clock is read.
-                    match self.next_in_batch(idx, removals) {
+                    match self.next_in_batch(idx, last, removals) {
                         Some(true) => {}
                         Some(false) => continue 'read,
                         None => return Ok(()),
@@ -170,8 +203,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// `Some(false)` when the log must be read again, `None` to stop.
     #[cold]
     #[inline(never)]
-    fn next_in_batch(&self, idx: Index, removals: u64) -> Option<bool> {
-        if self.last_applied_idx() + 1 != idx || self.log.removals() != Some(removals) {
+    fn next_in_batch(&self, idx: Index, last: Index, removals: u64) -> Option<bool> {
+        if self.last_applied_idx() + 1 != idx
+            || self.log.removals() != Some(removals)
+            || !self.quiet_run(idx, last)
+        {
             // Read again (the loop's head stops when nothing is left to apply).
             return Some(false);
         }

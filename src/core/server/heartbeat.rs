@@ -40,7 +40,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             let term = if prev == compacted {
                 Some(self.snapshot_last_term())
             } else {
-                self.log.term_at(prev)
+                self.log_term_at(prev)
             };
             // A mismatch (or a missing entry) takes the general path, which
             // repeats the idempotent steps above.

@@ -411,6 +411,9 @@ pub struct Server<E: Entry, L: LogStore<E>, H: Host<E>> {
     /// (node epoch, at most one listed node votes), for the single-voter
     /// check every periodic tick makes.
     pub(crate) lone_voter_memo: Cell<Option<(u64, bool)>>,
+    /// (index, its term, the log's removal count then): the last term read
+    /// by `log_term_at`, valid while the log reports no removal.
+    pub(crate) term_memo: Cell<(Index, Term, u64)>,
     /// Buffers reused across calls instead of allocating per message: the
     /// entries of an outgoing AppendEntries and the match indexes of the
     /// commit check. Taken while in use, so re-entrant calls just allocate.
@@ -467,6 +470,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             commit_tally: Cell::new(None),
             vote_tally: Cell::new(None),
             lone_voter_memo: Cell::new(None),
+            term_memo: Cell::new((-1, 0, 0)),
             send_buf: Cell::new(Vec::new()),
             apply_buf: Cell::new(Vec::new()),
             index_buf: Cell::new(Vec::new()),
@@ -627,6 +631,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             .set(node.as_ref().map_or(NODE_ID_NONE, |n| n.id()));
         self.my_addr.set(node.as_ref().map_or(0, |n| addr_of(n)));
         *self.my_node.borrow_mut() = node;
+        self.lone_voter_memo.set(None);
     }
     /// Number of queued linearizable reads.
     pub fn pending_reads(&self) -> usize {

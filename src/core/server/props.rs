@@ -33,7 +33,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
     /// Term of the entry at `idx`, falling back to the snapshot for its last index.
     pub(crate) fn term_at(&self, idx: Index) -> Option<Term> {
-        let stored = if idx > 0 { self.log.term_at(idx) } else { None };
+        let stored = if idx > 0 { self.log_term_at(idx) } else { None };
         match stored {
             Some(t) => Some(t),
             None if idx == self.snapshot_last_idx() => Some(self.snapshot_last_term()),
@@ -49,11 +49,29 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         }
         self.term_at(idx).unwrap_or(0)
     }
+    /// `log.term_at(idx)`, remembered for the last index read: the leader
+    /// reads the same previous entry for every follower it sends to, and a
+    /// follower its last entry for every heartbeat. An entry's term never
+    /// changes while it stays stored, so the memo holds until the log
+    /// reports a removal; a log that cannot tell is read every time.
+    #[inline]
+    pub(crate) fn log_term_at(&self, idx: Index) -> Option<Term> {
+        let (at, term, seen) = self.term_memo.get();
+        let removals = self.log.removals();
+        if at == idx && removals == Some(seen) {
+            return Some(term);
+        }
+        let stored = self.log.term_at(idx);
+        if let (Some(t), Some(r)) = (stored, removals) {
+            self.term_memo.set((idx, t, r));
+        }
+        stored
+    }
     /// Term of the entry before `idx`, as sent in `prev_log_term`.
     pub(crate) fn previous_log_term(&self, idx: Index) -> Term {
         let prev = idx - 1;
         let stored = if prev > 0 {
-            self.log.term_at(prev)
+            self.log_term_at(prev)
         } else {
             None
         };
@@ -107,17 +125,15 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// The local node is the only voter: it may lead without asking anyone.
     #[inline]
     pub fn is_single_node_voting_cluster(&self) -> bool {
-        // This runs on every periodic tick: the count is cached under the
-        // node epoch, which every voting/active change and membership bumps.
-        if !self.my_node_is_voting() {
-            return false;
-        }
+        // This runs on every periodic tick: the answer is cached under the
+        // node epoch, which every voting/active change and membership bumps
+        // (and a change of the local node forgets it).
         let epoch = self.node_epoch();
         match self.lone_voter_memo.get() {
             Some((e, lone)) if e == epoch => lone,
             _ => {
-                let lone =
-                    self.with_nodes(|l| l.iter().filter(|n| n.is_voting()).take(2).count()) == 1;
+                let lone = self.my_node_is_voting()
+                    && self.with_nodes(|l| l.iter().filter(|n| n.is_voting()).take(2).count()) == 1;
                 self.lone_voter_memo.set(Some((epoch, lone)));
                 lone
             }

@@ -4,7 +4,7 @@ use super::props::{is_cfg_change, is_voting_cfg_change, majority_of};
 use super::{CommitTally, Server};
 use crate::core::{
     AppendEntriesRequest, AppendEntriesResponse, Entry, EntryResponse, Error, Host, Index,
-    LogStore, Node, Result, NODE_ID_NONE,
+    LogStore, MsgId, Node, Result, Term, NODE_ID_NONE,
 };
 
 /// The fate of a submitted entry (`raft_msg_entry_response_committed`).
@@ -174,15 +174,14 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             let msg_id = self.msg_id.get() + 1;
             self.set_msg_id(msg_id);
             let prev_log_term = self.previous_log_term(next_idx);
-            // A heartbeat carries nothing: leave the shared buffer alone.
             let current = self.current_idx();
-            let has_entries = next_idx <= current;
-            let entries = if has_entries {
+            if next_idx > current {
+                return self.send_heartbeat(node, next_idx, msg_id, prev_log_term);
+            }
+            let entries = {
                 let mut v = self.send_buf.take();
                 self.entries_to_send(node, next_idx, current, &mut v);
                 v
-            } else {
-                Vec::new()
             };
             let n = entries.len() as Index;
             let msg = AppendEntriesRequest {
@@ -204,7 +203,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             let mut entries = msg.entries;
             entries.clear();
             // Keep small buffers only: one huge batch should not pin its memory.
-            if has_entries && entries.capacity() <= 1024 {
+            if entries.capacity() <= 1024 {
                 self.send_buf.set(entries);
             }
             node.set_next_idx(next_idx + n);
@@ -215,6 +214,46 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                 return Ok(());
             }
         }
+    }
+
+    /// The end of [`Self::send_appendentries`] when there is nothing to
+    /// send but a heartbeat: the same request, callback and node updates,
+    /// with no entry buffer to take, fill or give back.
+    #[inline(always)]
+    fn send_heartbeat(
+        &self,
+        node: &Node,
+        next_idx: Index,
+        msg_id: MsgId,
+        prev_log_term: Term,
+    ) -> Result<()> {
+        let (term, leader_commit) = (self.current_term(), self.commit_idx());
+        if self.logging() {
+            // Formatted from copies, so the request itself can stay in registers.
+            let line = format!(
+                "send ae: t:{} lc:{} pli:{} plt:{} msgid:{} #0",
+                term,
+                leader_commit,
+                next_idx - 1,
+                prev_log_term,
+                msg_id
+            );
+            self.host.log(node.id(), &line);
+        }
+        // An empty `Vec` owns nothing: not dropping it skips the drop glue.
+        let msg = std::mem::ManuallyDrop::new(AppendEntriesRequest {
+            leader_id: self.my_id(),
+            msg_id,
+            term,
+            prev_log_idx: next_idx - 1,
+            prev_log_term,
+            leader_commit,
+            entries: Vec::new(),
+        });
+        let r = self.host.send_heartbeat(node, &msg);
+        node.set_next_idx(next_idx);
+        node.set_next_msgid(msg_id + 1);
+        r
     }
 
     /// Replicate to (or heartbeat) every other node; returns the last error.
