@@ -44,7 +44,7 @@ lint:
 fmt:
 	$(CARGO) fmt
 
-.PHONY: all lib header-check header test cargo-test check-abi ctests valgrind demo bench bench-smoke install clean
+.PHONY: all lib header-check header test cargo-test check-abi check-gnu-ld ctests valgrind demo bench bench-smoke install clean
 
 all: lib header-check
 
@@ -63,13 +63,22 @@ header-check:
 	  $(CXX) -Wall -Wextra -Werror -Iinclude -c $(BUILD)/hdr.cpp -o $(BUILD)/hdr.o || exit 1; \
 	done; echo "headers: C99 and C++ compile cleanly"
 
+# The shared library also links with GNU ld (rustc's default on x86_64 Linux
+# is rust-lld; other targets and older toolchains use the system linker).
+check-gnu-ld:
+	$(CARGO) build --release --features capi --lib --target-dir $(CARGO_TARGET_DIR)/gnu-ld \
+	  --config 'target.x86_64-unknown-linux-gnu.rustflags=["-Clink-arg=-fuse-ld=bfd"]'
+	@readelf -p .comment $(CARGO_TARGET_DIR)/gnu-ld/release/libraft.so | grep -q 'Linker: LLD' && \
+	  { echo "check-gnu-ld: linked by LLD, not GNU ld"; exit 1; } || true
+	$(CHECK_ABI) --lib $(CARGO_TARGET_DIR)/gnu-ld/release/libraft.so --include include
+
 header:
 	RAFT_WRITE_HEADER=1 $(CARGO) test --test header_drift
 
 # Every stage runs even if an earlier one fails; the exit status is non-zero if any failed.
 test:
 	@failed=""; \
-	for stage in all cargo-test check-abi ctests valgrind bench-smoke; do \
+	for stage in all cargo-test check-abi check-gnu-ld ctests valgrind bench-smoke; do \
 	  echo "==== make $$stage"; $(MAKE) --no-print-directory $$stage || failed="$$failed $$stage"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED stages:$$failed"; else echo "make test: all stages passed"; fi; \

@@ -5,17 +5,26 @@ fn main() {
     println!("cargo:rerun-if-changed=csrc/config_shim.c");
     println!("cargo:rerun-if-changed=csrc/exports.map");
     println!("cargo:rerun-if-changed=csrc/layout.ld");
-    cc::Build::new()
-        .file("csrc/config_shim.c")
-        .warnings(true)
-        .compile("raft_config_shim");
+    // x86_64 and aarch64 export raft_config through a Rust trampoline
+    // (src/ffi/config.rs); other targets export the C function itself.
+    let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    let trampoline = matches!(arch.as_str(), "x86_64" | "aarch64");
+    let mut shim = cc::Build::new();
+    shim.file("csrc/config_shim.c").warnings(true);
+    if !trampoline {
+        shim.define("RAFT_CONFIG_SHIM_IS_EXPORT", None);
+    }
+    shim.compile("raft_config_shim");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libraft.so.0");
     soname_link();
     static_unwinder();
-    // rustc exports only Rust symbols from a cdylib: keep the shim's
-    // raft_config and export it with a second version script.
-    println!("cargo:rustc-cdylib-link-arg=-Wl,--undefined=raft_config");
-    println!("cargo:rustc-cdylib-link-arg=-Wl,--version-script={dir}/csrc/exports.map");
+    if !trampoline {
+        // rustc exports only Rust symbols from a cdylib: keep the shim's
+        // raft_config and export it with a second version script (GNU ld
+        // refuses to combine it with rustc's; rust-lld merges them).
+        println!("cargo:rustc-cdylib-link-arg=-Wl,--undefined=raft_config");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,--version-script={dir}/csrc/exports.map");
+    }
     // Code placement (see the script): fewer resident pages of the library.
     println!("cargo:rustc-cdylib-link-arg=-Wl,-T,{dir}/csrc/layout.ld");
     // Start every segment on a page of its own: the writable data then fits
