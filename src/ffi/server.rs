@@ -10,6 +10,7 @@
 
 use std::cell::{Cell, OnceCell};
 use std::ffi::{c_char, c_int, c_long, c_void};
+use std::mem::ManuallyDrop;
 use std::ptr;
 use std::rc::Rc;
 
@@ -552,11 +553,12 @@ pub unsafe extern "C" fn raft_recv_appendentries(
     };
     with(me, MISUSE, |s| {
         if req.entries.is_null() || req.n_entries <= 0 {
-            // A heartbeat: usually the straight path.
-            let msg = req.header_to_core();
-            let (r, e) = match s.recv_heartbeat(&msg) {
+            // A heartbeat: usually the straight path. The request is built
+            // again for the general handler, so the straight path's copy
+            // can stay in registers (its empty `Vec` owns nothing to drop).
+            let (r, e) = match s.recv_heartbeat(&ManuallyDrop::new(req.header_to_core())) {
                 Some(r) => (r, Ok(())),
-                None => s.recv_appendentries(&msg),
+                None => s.recv_appendentries(&req.header_to_core()),
             };
             *resp = raft_appendentries_resp_t::from(&r);
             return to_code(e);

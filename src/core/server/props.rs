@@ -33,7 +33,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
     /// Term of the entry at `idx`, falling back to the snapshot for its last index.
     pub(crate) fn term_at(&self, idx: Index) -> Option<Term> {
-        let stored = if idx > 0 { self.log.term_at(idx) } else { None };
+        let stored = if idx > 0 { self.log_term_at(idx) } else { None };
         match stored {
             Some(t) => Some(t),
             None if idx == self.snapshot_last_idx() => Some(self.snapshot_last_term()),

@@ -227,23 +227,29 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
         msg_id: MsgId,
         prev_log_term: Term,
     ) -> Result<()> {
+        let (term, leader_commit) = (self.current_term(), self.commit_idx());
+        if self.logging() {
+            // Formatted from copies, so the request itself can stay in registers.
+            let line = format!(
+                "send ae: t:{} lc:{} pli:{} plt:{} msgid:{} #0",
+                term,
+                leader_commit,
+                next_idx - 1,
+                prev_log_term,
+                msg_id
+            );
+            self.host.log(node.id(), &line);
+        }
         // An empty `Vec` owns nothing: not dropping it skips the drop glue.
         let msg = std::mem::ManuallyDrop::new(AppendEntriesRequest {
             leader_id: self.my_id(),
             msg_id,
-            term: self.current_term(),
+            term,
             prev_log_idx: next_idx - 1,
             prev_log_term,
-            leader_commit: self.commit_idx(),
+            leader_commit,
             entries: Vec::new(),
         });
-        if self.logging() {
-            let line = format!(
-                "send ae: t:{} lc:{} pli:{} plt:{} msgid:{} #0",
-                msg.term, msg.leader_commit, msg.prev_log_idx, msg.prev_log_term, msg.msg_id
-            );
-            self.host.log(node.id(), &line);
-        }
         let r = self.host.send_heartbeat(node, &msg);
         node.set_next_idx(next_idx);
         node.set_next_msgid(msg_id + 1);
