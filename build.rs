@@ -11,6 +11,10 @@ fn main() {
     let trampoline = matches!(arch.as_str(), "x86_64" | "aarch64");
     let mut shim = cc::Build::new();
     shim.file("csrc/config_shim.c").warnings(true);
+    // Call raft_config_fixed_args through the GOT, not the PLT: the PLT sits
+    // at the far end of the text, and touching it for one call per
+    // raft_config kept another 64 KB window of code resident.
+    shim.flag_if_supported("-fno-plt");
     if !trampoline {
         shim.define("RAFT_CONFIG_SHIM_IS_EXPORT", None);
     }
