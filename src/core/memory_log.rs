@@ -195,9 +195,9 @@ impl<E: Entry> MemoryLog<E> {
         Ok(())
     }
 
-    /// Append `entry` as index `current_idx() + 1`, no hook.
+    /// Append `entry` as index `current_idx() + 1`, no hook; returns that index.
     #[inline(always)]
-    pub fn push(&self, entry: E) {
+    pub fn push(&self, entry: E) -> Index {
         let mut entries = self.entries.borrow_mut();
         let (size, _) = self.ring.get();
         if entries.len() as Index >= size {
@@ -205,6 +205,7 @@ impl<E: Entry> MemoryLog<E> {
             self.ring.set((size * 2, 0));
         }
         entries.push_back(entry);
+        self.base() + entries.len() as Index
     }
 
     /// Append clones of `entries` in order, no hook: one borrow and at most
@@ -212,7 +213,8 @@ impl<E: Entry> MemoryLog<E> {
     #[inline]
     pub fn push_all(&self, entries: &[E]) {
         if let [e] = entries {
-            return self.push(e.clone());
+            self.push(e.clone());
+            return;
         }
         self.push_run(entries)
     }
@@ -325,6 +327,9 @@ impl<E: Entry> LogStore<E> for MemoryLog<E> {
     fn append(&self, entry: &E) -> Result<()> {
         self.push(entry.clone());
         Ok(())
+    }
+    fn append_last(&self, entry: &E) -> Result<Index> {
+        Ok(self.push(entry.clone()))
     }
     fn append_batch(&self, entries: &[E]) -> (usize, Result<()>) {
         self.push_all(entries);
