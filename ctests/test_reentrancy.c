@@ -285,6 +285,58 @@ static void test_log_compacted_inside_applylog(void)
     cluster_free(cl);
 }
 
+/* A follower turns applying off from inside applylog, in the middle of a
+ * batch: nothing after that entry may be applied until it is turned on again,
+ * and then everything is applied once, in order. */
+static raft_index_t stop_at;
+static raft_node_id_t stopped;
+
+static int apply_disables(cl_node_t *n, raft_entry_t *e, raft_index_t idx)
+{
+    raft_server_t *r = n->raft;
+    calls++;
+    if (raft_get_last_applied_idx(r) != idx - 1 || !e)
+        bad++;
+    if (n->id == stopped && idx > stop_at)
+        bad++;
+    if (!stopped && !raft_is_leader(r) && idx == stop_at) {
+        stopped = n->id;
+        if (raft_config(r, 1, RAFT_CONFIG_DISABLE_APPLY, 1) != 0)
+            bad++;
+    }
+    return 0;
+}
+
+static void test_apply_disabled_inside_applylog(void)
+{
+    reset();
+    stopped = 0;
+    cluster_t *cl = cluster_new(3, 0);
+    cl->hooks.applylog = apply_disables;
+    raft_node_id_t leader = cluster_elect(cl, 10000);
+    stop_at = raft_get_current_idx(cl_raft(cl, leader)) + 20;
+    for (int i = 0; i < 100; i++)
+        cluster_submit(cl, leader, i, NULL);
+    cluster_run(cl, 500);
+    raft_index_t last = raft_get_current_idx(cl_raft(cl, leader));
+    CHECK(last >= 100);
+    CHECK(stopped != 0);
+    if (!stopped) {
+        cluster_free(cl);
+        return;
+    }
+    raft_server_t *r = cl_raft(cl, stopped);
+    CHECK_EQ((int)stop_at, (int)raft_get_last_applied_idx(r));
+    CHECK(raft_get_commit_idx(r) > stop_at);
+    stopped = -1;
+    CHECK_EQ(0, raft_config(r, 1, RAFT_CONFIG_DISABLE_APPLY, 0));
+    cluster_run(cl, 500);
+    CHECK_EQ(0, bad);
+    CHECK(cluster_all_applied(cl, last));
+    CHECK(cluster_consistent(cl));
+    cluster_free(cl);
+}
+
 int main(void)
 {
     RUN(test_getters_and_setters_inside_applylog);
@@ -292,5 +344,6 @@ int main(void)
     RUN(test_reentry_from_notify_persist_and_backpressure);
     RUN(test_recv_entry_inside_node_has_sufficient_logs);
     RUN(test_log_compacted_inside_applylog);
+    RUN(test_apply_disabled_inside_applylog);
     return harness_finish("test_reentrancy");
 }

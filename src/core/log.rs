@@ -15,6 +15,12 @@ pub trait LogStore<E: Entry> {
     fn reset(&self, first_idx: Index, term: Term);
     /// Append one entry at `current_idx() + 1`. The log keeps its own clone.
     fn append(&self, entry: &E) -> Result<()>;
+    /// [`Self::append`], then `current_idx()`: a store that knows the index
+    /// as it appends can answer both in one step.
+    fn append_last(&self, entry: &E) -> Result<Index> {
+        self.append(entry)?;
+        Ok(self.current_idx())
+    }
     /// Append `entries` in order, stopping at the first failure: how many
     /// went in, and that failure. A store can take a run in one step.
     fn append_batch(&self, entries: &[E]) -> (usize, Result<()>) {

@@ -142,7 +142,24 @@ impl<E: Entry> MemoryLog<E> {
 
     /// Up to `max` entries from `idx` on, appended to `out`; returns how many.
     /// Like upstream, a batch stops where its ring buffer would wrap.
+    #[inline(always)]
     pub fn get_batch(&self, idx: Index, max: Index, out: &mut Vec<E>) -> Index {
+        if max == 1 {
+            // One entry (the auto-flush case): inline, no ring arithmetic.
+            return match self.get(idx) {
+                Some(e) => {
+                    out.push(e);
+                    1
+                }
+                None => 0,
+            };
+        }
+        self.get_run(idx, max, out)
+    }
+
+    /// [`Self::get_batch`] for more than one entry.
+    #[inline(never)]
+    fn get_run(&self, idx: Index, max: Index, out: &mut Vec<E>) -> Index {
         let entries = self.entries.borrow();
         let count = entries.len();
         let Some(off) = idx.checked_sub(self.base() + 1) else {
@@ -195,9 +212,9 @@ impl<E: Entry> MemoryLog<E> {
         Ok(())
     }
 
-    /// Append `entry` as index `current_idx() + 1`, no hook.
+    /// Append `entry` as index `current_idx() + 1`, no hook; returns that index.
     #[inline(always)]
-    pub fn push(&self, entry: E) {
+    pub fn push(&self, entry: E) -> Index {
         let mut entries = self.entries.borrow_mut();
         let (size, _) = self.ring.get();
         if entries.len() as Index >= size {
@@ -205,6 +222,7 @@ impl<E: Entry> MemoryLog<E> {
             self.ring.set((size * 2, 0));
         }
         entries.push_back(entry);
+        self.base() + entries.len() as Index
     }
 
     /// Append clones of `entries` in order, no hook: one borrow and at most
@@ -212,7 +230,8 @@ impl<E: Entry> MemoryLog<E> {
     #[inline]
     pub fn push_all(&self, entries: &[E]) {
         if let [e] = entries {
-            return self.push(e.clone());
+            self.push(e.clone());
+            return;
         }
         self.push_run(entries)
     }
@@ -325,6 +344,9 @@ impl<E: Entry> LogStore<E> for MemoryLog<E> {
     fn append(&self, entry: &E) -> Result<()> {
         self.push(entry.clone());
         Ok(())
+    }
+    fn append_last(&self, entry: &E) -> Result<Index> {
+        Ok(self.push(entry.clone()))
     }
     fn append_batch(&self, entries: &[E]) -> (usize, Result<()>) {
         self.push_all(entries);

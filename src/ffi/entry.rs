@@ -10,7 +10,7 @@
 //! never freed. A leak is the lesser evil.
 
 use std::ffi::{c_int, c_uint};
-use std::mem::{offset_of, ManuallyDrop};
+use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 
 use super::boundary::guard;
@@ -24,10 +24,10 @@ const REFS_STUCK: u16 = u16::MAX;
 /// Returns NULL when memory is exhausted.
 #[no_mangle]
 pub extern "C" fn raft_entry_new(data_len: c_uint) -> *mut raft_entry_t {
-    // The header is larger than the payload's offset (tail padding), so size
-    // the block for whichever ends later. Nothing here can panic: no guard.
-    let size = (offset_of!(raft_entry_t, data) + data_len as usize)
-        .max(std::mem::size_of::<raft_entry_t>());
+    // The whole header plus the payload, as upstream sizes it: its tail
+    // padding leaves room to spare, but one add is all it costs per entry.
+    // Nothing here can panic (a u32 length cannot overflow usize): no guard.
+    let size = std::mem::size_of::<raft_entry_t>() + data_len as usize;
     // calloc zeroes the header (id, type, user_data, free_func) and the payload.
     let p = heap::calloc(1, size) as *mut raft_entry_t;
     if !p.is_null() {

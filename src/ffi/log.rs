@@ -71,13 +71,14 @@ impl raft_log_t {
 
     /// Append a new reference to `e`: without a `log_offer` hook, straight
     /// onto the entries (the server's per-entry path).
+    /// Returns the entry's index.
     #[inline(always)]
-    fn append_ref(&self, e: &CEntry) -> core::Result<()> {
+    fn append_ref(&self, e: &CEntry) -> core::Result<Index> {
         if self.cbs.get().log_offer.is_some() {
-            return self.append_owned(e.clone());
+            self.append_owned(e.clone())?;
+            return Ok(self.log.current_idx());
         }
-        self.log.push(e.clone());
-        Ok(())
+        Ok(self.log.push(e.clone()))
     }
 
     /// Remove `from_idx` onwards, newest first: `log_pop` hook, then `notify`.
@@ -612,12 +613,21 @@ impl LogStore<CEntry> for VtableLog {
     #[inline(always)]
     fn append(&self, entry: &CEntry) -> core::Result<()> {
         if let Some(l) = self.builtin() {
-            return l.append_ref(entry);
+            return l.append_ref(entry).map(|_| ());
         }
         match self.vt.append {
             Some(f) => Error::check(unsafe { f(self.log, entry.as_ptr()) }),
             None => Ok(()),
         }
+    }
+
+    #[inline(always)]
+    fn append_last(&self, entry: &CEntry) -> core::Result<Index> {
+        if let Some(l) = self.builtin() {
+            return l.append_ref(entry);
+        }
+        self.append(entry)?;
+        Ok(self.current_idx())
     }
 
     #[inline]

@@ -153,8 +153,8 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             // index, the time budget or what allows applying, and only a
             // removal can change what the log holds. A host that counts both
             // (`reentries`) lets the loop skip its checks while the count
-            // stands; for other hosts `calls` is `None` and all checks run.
-            let mut calls = None;
+            // stands at `calls`; for other hosts all checks run every time.
+            let mut calls = self.stale_calls();
             let mut idx = first;
             for entry in batch.iter() {
                 if deadline.passed(self) {
@@ -172,11 +172,11 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                         None => return Ok(()),
                     }
                     deadline = Deadline::new(self.exec_deadline.get());
-                    calls = self.host.reentries();
+                    calls = self.host.reentries().unwrap_or(0);
                 }
                 if self.apply_quiet(entry, idx)? {
                     // A membership change was applied: check everything again.
-                    calls = None;
+                    calls = self.stale_calls();
                 }
                 idx += 1;
                 if self.reentered(calls) {
@@ -188,7 +188,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
                     }
                     deadline = Deadline::new(self.exec_deadline.get());
                     // Check what allows applying after the clock too.
-                    calls = None;
+                    calls = self.stale_calls();
                 }
             }
             if batch.is_empty() {
@@ -218,13 +218,17 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     }
 
     /// Whether the application may have called into the server since the
-    /// host's reentry counter read `calls` (always, for a host that cannot tell).
+    /// host's reentry count read `calls` (always, for a host that cannot tell).
     #[inline(always)]
-    fn reentered(&self, calls: Option<u64>) -> bool {
-        match (calls, self.host.reentries()) {
-            (Some(a), Some(b)) => a != b,
-            _ => true,
-        }
+    fn reentered(&self, calls: u64) -> bool {
+        self.host.reentries() != Some(calls)
+    }
+
+    /// A `calls` that [`Self::reentered`] finds moved: the count stands
+    /// below it until it wraps around.
+    #[inline(always)]
+    fn stale_calls(&self) -> u64 {
+        self.host.reentries().unwrap_or(0).wrapping_sub(1)
     }
 
     /// The apply loop reading one entry at a time.

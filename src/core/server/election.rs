@@ -151,12 +151,30 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// snapshot chunk): adopt a newer term, follow the sender and stop any
     /// leader transfer. `Ok(false)` when the request's term is stale and it
     /// must be answered without being acted on; `what` names it in the debug log.
+    #[inline]
     pub(crate) fn accept_leader_request(
         &self,
         term: Term,
         leader: NodeId,
         what: &str,
     ) -> Result<bool> {
+        // The usual case, the leader we follow in our term with no transfer
+        // going on: of the steps below only the timer reset changes anything
+        // (the leader id is set to the value it has).
+        if term == self.current_term()
+            && self.is_follower()
+            && leader == self.leader_id()
+            && self.transfer_target.get() == NODE_ID_NONE
+        {
+            self.timeout_elapsed.set(0);
+            return Ok(true);
+        }
+        self.accept_new_leader_request(term, leader, what)
+    }
+
+    /// [`Self::accept_leader_request`] beyond its usual case.
+    #[inline(never)]
+    fn accept_new_leader_request(&self, term: Term, leader: NodeId, what: &str) -> Result<bool> {
         match self.receive_term(term) {
             Ok(()) => {}
             Err(Error::StaleTerm) => {

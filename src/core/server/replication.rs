@@ -36,13 +36,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             return Err(Error::NotLeader);
         }
         if is_voting_cfg_change(entry) {
-            if self.voting_change_is_in_progress() {
-                return Err(Error::OneVotingChangeOnly);
-            }
-            // The user may be snapshotting the membership right now.
-            if !self.is_apply_allowed() {
-                return Err(Error::SnapshotInProgress);
-            }
+            self.check_voting_change()?;
         }
         if self.transfer_leader_target() != NODE_ID_NONE {
             return Err(Error::LeaderTransferInProgress);
@@ -56,15 +50,34 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
             )
         });
         entry.set_term(self.current_term());
-        self.append_entry(entry)?;
+        let mut idx = self.log.append_last(entry)?;
+        if is_cfg_change(entry) {
+            // Its callbacks may have appended more: report the log's end, as
+            // for any entry.
+            self.appended_cfg_change(entry);
+            idx = self.current_idx();
+        }
         *out = Some(EntryResponse {
             id: entry.id(),
             term: self.current_term(),
-            idx: self.current_idx(),
+            idx,
         });
         if self.config().auto_flush {
             self.log.sync()?;
             self.flush(self.current_idx())?;
+        }
+        Ok(())
+    }
+
+    /// Whether a voting change may be submitted now.
+    #[cold]
+    fn check_voting_change(&self) -> Result<()> {
+        if self.voting_change_is_in_progress() {
+            return Err(Error::OneVotingChangeOnly);
+        }
+        // The user may be snapshotting the membership right now.
+        if !self.is_apply_allowed() {
+            return Err(Error::SnapshotInProgress);
         }
         Ok(())
     }
