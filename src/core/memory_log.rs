@@ -142,7 +142,24 @@ impl<E: Entry> MemoryLog<E> {
 
     /// Up to `max` entries from `idx` on, appended to `out`; returns how many.
     /// Like upstream, a batch stops where its ring buffer would wrap.
+    #[inline(always)]
     pub fn get_batch(&self, idx: Index, max: Index, out: &mut Vec<E>) -> Index {
+        if max == 1 {
+            // One entry (the auto-flush case): inline, no ring arithmetic.
+            return match self.get(idx) {
+                Some(e) => {
+                    out.push(e);
+                    1
+                }
+                None => 0,
+            };
+        }
+        self.get_run(idx, max, out)
+    }
+
+    /// [`Self::get_batch`] for more than one entry.
+    #[inline(never)]
+    fn get_run(&self, idx: Index, max: Index, out: &mut Vec<E>) -> Index {
         let entries = self.entries.borrow();
         let count = entries.len();
         let Some(off) = idx.checked_sub(self.base() + 1) else {

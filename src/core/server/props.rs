@@ -54,7 +54,7 @@ impl<E: Entry, L: LogStore<E>, H: Host<E>> Server<E, L, H> {
     /// follower its last entry for every heartbeat. An entry's term never
     /// changes while it stays stored, so the memo holds until the log
     /// reports a removal; a log that cannot tell is read every time.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn log_term_at(&self, idx: Index) -> Option<Term> {
         let (at, term, seen) = self.term_memo.get();
         let removals = self.log.removals();

@@ -1003,3 +1003,37 @@ fn straight_ack_vote_and_flush_paths_match_the_general_handlers() {
     }
     assert!(taken.iter().all(|&t| t > 0), "{taken:?}");
 }
+
+/// The term memo behind the `prev_log_term` checks holds only while the
+/// log reports no removal: an entry replaced at the same index is read again.
+#[test]
+fn term_memo_follows_replaced_entries() {
+    let s = Server::new(MemoryLog::<TEntry>::new(), THost::default());
+    for id in 1..=3 {
+        s.add_node(0, id, id == 1).unwrap();
+    }
+    s.set_current_term(2).unwrap();
+    for i in 1..=3 {
+        s.append_entry(&ety(1, i)).unwrap();
+    }
+    let hb = |prev_log_term| AppendEntriesRequest {
+        leader_id: 2,
+        msg_id: 1,
+        term: 2,
+        prev_log_idx: 3,
+        prev_log_term,
+        leader_commit: 0,
+        entries: vec![],
+    };
+    // The first request makes node 2 our leader; then the straight path.
+    assert!(s.recv_appendentries(&hb(1)).0.success);
+    for _ in 0..2 {
+        assert!(s.recv_heartbeat(&hb(1)).is_some_and(|r| r.success));
+    }
+    assert_eq!(s.log_term_at(3), Some(1));
+    s.delete_entry_from_idx(3).unwrap();
+    s.append_entry(&ety(2, 4)).unwrap();
+    assert_eq!(s.log_term_at(3), Some(2));
+    assert!(s.recv_heartbeat(&hb(1)).is_none());
+    assert!(s.recv_heartbeat(&hb(2)).is_some_and(|r| r.success));
+}
