@@ -33,7 +33,7 @@ pub struct Shared {
     pub installs: Cell<u64>,
     /// Most entries a host puts in one AppendEntries (0: no cap).
     pub batch_cap: Cell<Index>,
-    /// Every AppendEntries carries at most one entry (for a while).
+    /// Batches are capped at one entry (for a while), as with `batch_cap`.
     pub single_entries: Cell<bool>,
     /// Term → the one node that led it (election safety).
     leaders: RefCell<BTreeMap<Term, NodeId>>,

@@ -236,10 +236,11 @@ impl Host<SimEntry> for SimHost {
         // Not always: with every batch capped, each rejection of a
         // reordered request makes the leader resend its whole tail in many
         // requests, and the resends beget more (a message storm).
-        let cap = self.shared.batch_cap.get();
-        let n = if self.shared.single_entries.get() {
-            max.min(1)
-        } else if cap > 0 && self.rng.borrow_mut().chance(500) {
+        let cap = match self.shared.single_entries.get() {
+            true => 1,
+            false => self.shared.batch_cap.get(),
+        };
+        let n = if cap > 0 && self.rng.borrow_mut().chance(500) {
             cap.min(max)
         } else if self.rng.borrow_mut().chance(300) {
             (self.rng.borrow_mut().below(4) as Index).min(max)

@@ -8,8 +8,8 @@
 //!    L1 comes back.
 //! 3. L1 wins a later term t4 (its log, ending with `e`, is the most up to
 //!    date of the reachable nodes) and replicates `e` to a majority. Hosts
-//!    send one entry per request meanwhile (as hosts that cap requests by
-//!    size do with a large `e`), so `e` and L1's no-op travel apart.
+//!    often send one entry per request meanwhile (as hosts that cap requests
+//!    by size do with a large `e`), so `e` and L1's no-op travel apart.
 //! 4. As soon as L1 reports index i committed it crashes, cut off from
 //!    everyone (messages in flight included), and L2 comes back.
 //!
