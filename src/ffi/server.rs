@@ -741,9 +741,14 @@ pub unsafe extern "C" fn raft_get_node(
     })
 }
 
-/// `raft_get_node` for an id outside the dense table (out of line).
+/// `raft_get_node` for an id outside the dense table (out of line). An
+/// `extern "C"` function cannot unwind, so the caller needs no landing pad
+/// (and no stack frame) around the call.
 #[inline(never)]
-unsafe fn get_node_keyed(me: *mut raft_server_t, id: raft_node_id_t) -> *mut raft_node_t {
+unsafe extern "C" fn get_node_keyed(
+    me: *mut raft_server_t,
+    id: raft_node_id_t,
+) -> *mut raft_node_t {
     with_leaf(me, ptr::null_mut(), |s| {
         s.node_addr(id)
             .map_or(ptr::null_mut(), |a| a as *mut raft_node_t)
