@@ -140,7 +140,8 @@ pub trait Host<E: Entry> {
         None
     }
     /// A counter that moves whenever the application calls back into the
-    /// server (or changes its callbacks), so a loop around callbacks can tell
+    /// server, changes its callbacks or removes entries from the server's log
+    /// behind its back, so a loop around callbacks can tell
     /// with one compare that a callback changed nothing. `None` when the
     /// host cannot tell: such loops then check everything after each callback.
     fn reentries(&self) -> Option<u64> {

@@ -69,11 +69,6 @@ impl<E: Entry> MemoryLog<E> {
         self.removals.get()
     }
 
-    /// Where the removal counter lives, for a host that watches it.
-    pub fn removals_ptr(&self) -> *const u64 {
-        self.removals.as_ptr()
-    }
-
     fn removed(&self) {
         self.removals.set(self.removals.get().wrapping_add(1));
     }

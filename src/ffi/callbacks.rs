@@ -29,15 +29,10 @@ pub struct CHost {
     /// Entry pointer array reused by `send_appendentries` (taken while in
     /// use, so a nested send from a callback just allocates its own).
     ptr_buf: Cell<Vec<*mut raft_entry_t>>,
-    /// Calls into the server so far ([`Host::reentries`]).
+    /// Calls into the server so far, and removals C code made straight from
+    /// its built-in log ([`Host::reentries`]).
     calls: Cell<u64>,
-    /// The built-in log's removal counter (else a constant 0), added to
-    /// `calls`: C code may remove entries from that log without a server call.
-    log_removals: Cell<*const u64>,
 }
-
-/// What `log_removals` points at while the log is not the built-in one.
-static NO_REMOVALS: u64 = 0;
 
 /// The `get_entries_to_send` callback, once known to be set.
 type GetEntriesFn = unsafe extern "C" fn(
@@ -64,19 +59,14 @@ impl CHost {
             chunk_data: Cell::new(None),
             ptr_buf: Cell::new(Vec::new()),
             calls: Cell::new(0),
-            log_removals: Cell::new(&NO_REMOVALS),
         }
-    }
-    /// Count the removals behind `counter` (the built-in log's, which lives
-    /// as long as the server) in [`Host::reentries`].
-    pub(crate) fn watch_log_removals(&self, counter: *const u64) {
-        self.log_removals.set(counter);
     }
     pub(crate) fn set_callbacks(&self, cbs: raft_cbs_t) {
         self.entered();
         self.cbs.set(cbs)
     }
-    /// An export that may change the server's state is running on it.
+    /// An export that may change the server's state is running on it, or C
+    /// code removed entries from its built-in log.
     #[inline(always)]
     pub(crate) fn entered(&self) {
         self.calls.set(self.calls.get().wrapping_add(1));
@@ -375,10 +365,7 @@ impl Host<CEntry> for CHost {
 
     #[inline(always)]
     fn reentries(&self) -> Option<u64> {
-        // SAFETY: `log_removals` points at a static or at the counter of the
-        // server's built-in log, freed only with the server (and this host).
-        let removals = unsafe { *self.log_removals.get() };
-        Some(self.calls.get().wrapping_add(removals))
+        Some(self.calls.get())
     }
 
     fn random(&self) -> u32 {

@@ -15,7 +15,7 @@ use std::ptr;
 
 use super::boundary::guard;
 use super::entry::{raft_entry_release, CEntry};
-use super::server::{raft_get_udata, raft_server_t};
+use super::server::{raft_get_udata, raft_server_t, server};
 use super::types::*;
 use crate::core::{self, Error, Index, LogStore, MemoryLog, Term};
 
@@ -30,6 +30,9 @@ pub struct raft_log_t {
     cbs: Cell<raft_log_cbs_t>,
     /// Opaque pointer handed to the hooks (normally the owning server).
     raft: Cell<*mut c_void>,
+    /// The server that created this log as its built-in log (`li_init`), told
+    /// when C code removes entries through the `raft_log_*` functions.
+    owner: Cell<*mut raft_server_t>,
 }
 
 impl raft_log_t {
@@ -38,6 +41,17 @@ impl raft_log_t {
             log: MemoryLog::with_capacity(capacity),
             cbs: Cell::new(Default::default()),
             raft: Cell::new(ptr::null_mut()),
+            owner: Cell::new(ptr::null_mut()),
+        }
+    }
+
+    /// C code removed entries: the owning server counts it as a call into it
+    /// ([`crate::core::Host::reentries`]).
+    fn removed_by_c(&self) {
+        // SAFETY: `owner` is NULL or the server this log belongs to, which
+        // frees the log before itself; `server` checks the magic anyway.
+        if let Some(s) = unsafe { server(self.owner.get()) } {
+            s.host().entered();
         }
     }
 
@@ -192,7 +206,10 @@ pub unsafe extern "C" fn raft_log_free(me: *mut raft_log_t) {
 #[no_mangle]
 pub unsafe extern "C" fn raft_log_clear(me: *mut raft_log_t) {
     if let Some(l) = log_ref(me) {
-        guard((), || l.log.reset_to(0))
+        guard((), || {
+            l.log.reset_to(0);
+            l.removed_by_c();
+        })
     }
 }
 
@@ -239,7 +256,9 @@ pub unsafe extern "C" fn raft_log_delete(me: *mut raft_log_t, idx: raft_index_t)
         return RAFT_ERR_MISUSE;
     };
     guard(RAFT_ERR_MISUSE, || {
-        core::to_code(l.delete(idx, &mut |_, _| {}))
+        let r = l.delete(idx, &mut |_, _| {});
+        l.removed_by_c();
+        core::to_code(r)
     })
 }
 
@@ -250,7 +269,10 @@ pub unsafe extern "C" fn raft_log_delete(me: *mut raft_log_t, idx: raft_index_t)
 #[no_mangle]
 pub unsafe extern "C" fn raft_log_empty(me: *mut raft_log_t) {
     if let Some(l) = log_ref(me) {
-        guard((), || l.log.clear_entries())
+        guard((), || {
+            l.log.clear_entries();
+            l.removed_by_c();
+        })
     }
 }
 
@@ -266,6 +288,7 @@ pub unsafe extern "C" fn raft_log_poll(me: *mut raft_log_t, etyp: *mut *mut raft
     };
     guard(RAFT_ERR_MISUSE, || match l.poll_one() {
         Ok(Some(e)) => {
+            l.removed_by_c();
             super::boundary::write_opt(etyp, e.as_ptr());
             0
         }
@@ -358,6 +381,7 @@ pub unsafe extern "C" fn raft_log_load_from_snapshot(
     guard(RAFT_ERR_MISUSE, || {
         l.clear_hooks();
         l.log.reset_to(idx);
+        l.removed_by_c();
         0
     })
 }
@@ -394,7 +418,10 @@ unsafe extern "C" fn li_free(log: *mut c_void) {
 
 unsafe extern "C" fn li_reset(log: *mut c_void, first_idx: raft_index_t, _term: raft_term_t) {
     if let Some(l) = internal(log) {
-        guard((), || l.reset(first_idx))
+        guard((), || {
+            l.reset(first_idx);
+            l.removed_by_c();
+        })
     }
 }
 
@@ -417,7 +444,11 @@ unsafe extern "C" fn li_poll(log: *mut c_void, first_idx: raft_index_t) -> c_int
     let Some(l) = internal(log) else {
         return RAFT_ERR_MISUSE;
     };
-    guard(RAFT_ERR_MISUSE, || core::to_code(l.poll_to(first_idx)))
+    guard(RAFT_ERR_MISUSE, || {
+        let r = l.poll_to(first_idx);
+        l.removed_by_c();
+        core::to_code(r)
+    })
 }
 
 unsafe extern "C" fn li_pop(
@@ -430,11 +461,13 @@ unsafe extern "C" fn li_pop(
         return RAFT_ERR_MISUSE;
     };
     guard(RAFT_ERR_MISUSE, || {
-        core::to_code(l.delete(from_idx, &mut |e, idx| {
+        let r = l.delete(from_idx, &mut |e, idx| {
             if let Some(f) = cb {
                 f(cb_arg, e.as_ptr(), idx)
             }
-        }))
+        });
+        l.removed_by_c();
+        core::to_code(r)
     })
 }
 
@@ -563,9 +596,12 @@ impl VtableLog {
         self.log
     }
 
-    /// The built-in log's removal counter, which lives as long as this log.
-    pub(crate) fn removal_counter(&self) -> Option<*const u64> {
-        self.builtin().map(|l| l.log.removals_ptr())
+    /// Make `me`, the server this log was created for, the one told when C
+    /// code removes entries from the built-in log.
+    pub(crate) fn set_owner(&self, me: *mut raft_server_t) {
+        if let Some(l) = self.builtin() {
+            l.owner.set(me);
+        }
     }
 
     #[inline]

@@ -347,11 +347,8 @@ pub unsafe extern "C" fn raft_new_with_log(
             }
         };
         (&*me).log.set(log.handle());
-        let host = CHost::new(me);
-        if let Some(counter) = log.removal_counter() {
-            host.watch_log_removals(counter);
-        }
-        let s = Server::new(log, host);
+        log.set_owner(me);
+        let s = Server::new(log, CHost::new(me));
         let _ = (&*me).server.set(s);
         if let Some(s) = (&*me).server.get() {
             s.randomize_election_timeout();
