@@ -337,6 +337,53 @@ static void test_apply_disabled_inside_applylog(void)
     cluster_free(cl);
 }
 
+/* A follower deletes the entries after the one being applied straight from
+ * its log (no server call) inside applylog: the rest of the batch it was
+ * applying is gone, so nothing past the log's end may be applied, and
+ * applylog always finds its entry in the log. */
+static raft_log_t *truncated_log;
+
+static int apply_truncates(cl_node_t *n, raft_entry_t *e, raft_index_t idx)
+{
+    calls++;
+    if (n->id == stopped && idx == stop_at) {
+        /* No call into the server here: only the log's own count tells. */
+        if (raft_log_delete(truncated_log, idx + 1) != 0)
+            bad++;
+        return 0;
+    }
+    raft_server_t *r = n->raft;
+    raft_entry_t *got = raft_get_entry_from_idx(r, idx);
+    if (!got || !e || got->id != e->id || raft_get_last_applied_idx(r) != idx - 1)
+        bad++;
+    if (got)
+        raft_entry_release(got);
+    return 0;
+}
+
+static void test_log_truncated_inside_applylog(void)
+{
+    reset();
+    stopped = 0;
+    cluster_t *cl = cluster_new(3, 0);
+    cl->hooks.applylog = apply_truncates;
+    raft_node_id_t leader = cluster_elect(cl, 10000);
+    stop_at = raft_get_current_idx(cl_raft(cl, leader)) + 20;
+    stopped = leader % 3 + 1;
+    truncated_log = raft_get_log(cl_raft(cl, stopped));
+    for (int i = 0; i < 100; i++)
+        cluster_submit(cl, leader, i, NULL);
+    cluster_run(cl, 1000);
+    raft_index_t last = raft_get_current_idx(cl_raft(cl, leader));
+    CHECK(last >= 100);
+    CHECK_EQ(0, bad);
+    raft_server_t *r = cl_raft(cl, stopped);
+    CHECK(raft_get_last_applied_idx(r) >= stop_at);
+    CHECK(raft_get_last_applied_idx(r) <= raft_get_current_idx(r));
+    CHECK(cluster_consistent(cl));
+    cluster_free(cl);
+}
+
 int main(void)
 {
     RUN(test_getters_and_setters_inside_applylog);
@@ -345,5 +392,6 @@ int main(void)
     RUN(test_recv_entry_inside_node_has_sufficient_logs);
     RUN(test_log_compacted_inside_applylog);
     RUN(test_apply_disabled_inside_applylog);
+    RUN(test_log_truncated_inside_applylog);
     return harness_finish("test_reentrancy");
 }
