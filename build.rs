@@ -34,11 +34,40 @@ fn main() {
     // Start every segment on a page of its own: the writable data then fits
     // one page instead of straddling two (resident pages, not file size).
     println!("cargo:rustc-cdylib-link-arg=-Wl,-z,separate-loadable-segments");
-    // Relative relocations as a bitmap (DT_RELR, glibc 2.36+; older GNU ld
-    // only warns): .rela.dyn 18 KB -> 1.5 KB of the read-only pages every
-    // load touches. With the unwind tables moved behind the code (layout.ld)
-    // that makes the resident read-only part 40 KB instead of 64.
-    println!("cargo:rustc-cdylib-link-arg=-Wl,-z,pack-relative-relocs");
+    // Relative relocations as a bitmap (DT_RELR): .rela.dyn 18 KB -> 1.5 KB
+    // of the read-only pages every load touches. With the unwind tables moved
+    // behind the code (layout.ld) that makes the resident read-only part 40 KB
+    // instead of 64. The library then needs glibc 2.36's loader, so only when
+    // the C library we link against has it: rust-lld would otherwise produce
+    // a library that the build machine itself cannot load.
+    if libc_supports_relr() {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-z,pack-relative-relocs");
+    }
+}
+
+/// Whether the target's glibc loads DT_RELR relocations (it defines the
+/// symbol version `GLIBC_ABI_DT_RELR`, glibc 2.36 and later).
+fn libc_supports_relr() -> bool {
+    let Some(cc) = cc::Build::new()
+        .get_compiler()
+        .path()
+        .to_str()
+        .map(String::from)
+    else {
+        return false;
+    };
+    let Ok(found) = std::process::Command::new(cc)
+        .arg("-print-file-name=libc.so.6")
+        .output()
+    else {
+        return false;
+    };
+    let path = std::path::PathBuf::from(String::from_utf8_lossy(&found.stdout).trim());
+    let Ok(bytes) = std::fs::read(&path) else {
+        return false;
+    };
+    let needle = b"GLIBC_ABI_DT_RELR";
+    bytes.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Link the unwinder (libgcc_eh) into the shared library instead of
