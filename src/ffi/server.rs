@@ -181,18 +181,7 @@ pub(crate) unsafe fn with<T>(
     let Some(s) = h.server.get() else {
         return default;
     };
-    s.host().entered();
-    let depth = h.depth.get();
-    if depth == 0 {
-        h.adopt_private_writes(s);
-    }
-    h.depth.set(depth + 1);
-    let r = guard(default, || f(s));
-    h.depth.set(depth);
-    if depth == 0 && h.doomed.get() {
-        destroy_now(me);
-    }
-    r
+    nested(me, h, s, default, f)
 }
 
 /// [`with`] for a body that never reaches a callback and does not read the
@@ -234,9 +223,24 @@ pub(crate) unsafe fn with_fast<T: Copy>(
     enter(me, h, s, default, slow)
 }
 
-/// The body of [`with`] for a handle already checked.
+/// [`with`] for a handle already checked, out of line (the slow path of [`with_fast`]).
 #[inline(never)]
 unsafe fn enter<T>(
+    me: *mut raft_server_t,
+    h: &raft_server_t,
+    s: &CServer,
+    default: T,
+    f: impl FnOnce(&CServer) -> T,
+) -> T {
+    nested(me, h, s, default, f)
+}
+
+/// The bookkeeping of a full call: count the entry (the batched apply's
+/// re-entry check), take in a `leader_id` C wrote (outermost call only),
+/// track the nesting depth, and free a server destroyed from a callback
+/// once the outermost call returns.
+#[inline(always)]
+unsafe fn nested<T>(
     me: *mut raft_server_t,
     h: &raft_server_t,
     s: &CServer,
