@@ -96,14 +96,8 @@ impl CHost {
             )
         }
         .clamp(0, max);
-        // The callback hands over one reference per entry.
-        let before = out.len();
-        out.extend(
-            buf[..n as usize]
-                .iter()
-                .filter_map(|&p| unsafe { CEntry::from_owned(p) }),
-        );
-        (out.len() - before) as Index
+        // SAFETY: the callback hands over one reference per entry.
+        unsafe { CEntry::extend_owned(out, &buf[..n as usize]) as Index }
     }
 
     fn cb(&self) -> raft_cbs_t {

@@ -174,6 +174,18 @@ impl CEntry {
         NonNull::new(p).map(CEntry)
     }
 
+    /// Adopt the references a C function handed over in `ptrs` (a log's
+    /// `get_batch`, `get_entries_to_send`), skipping NULLs; returns how many
+    /// were added to `out`.
+    ///
+    /// # Safety
+    /// Each non-NULL pointer must be a live entry whose reference passes to `out`.
+    pub unsafe fn extend_owned(out: &mut Vec<CEntry>, ptrs: &[*mut raft_entry_t]) -> usize {
+        let before = out.len();
+        out.extend(ptrs.iter().filter_map(|&p| CEntry::from_owned(p)));
+        out.len() - before
+    }
+
     /// Run `f` with a temporary handle to `p` without touching its count.
     ///
     /// # Safety

@@ -581,14 +581,8 @@ impl VtableLog {
         let mut buf: Vec<*mut raft_entry_t> = vec![ptr::null_mut(); max as usize];
         // SAFETY: `f` is the user's get_batch, given room for `max` pointers.
         let n = unsafe { f(self.log, idx, max, buf.as_mut_ptr()) }.clamp(0, max);
-        let before = out.len();
-        out.extend(
-            buf[..n as usize]
-                .iter()
-                // SAFETY: the callback hands over one reference per entry.
-                .filter_map(|&p| unsafe { CEntry::from_owned(p) }),
-        );
-        (out.len() - before) as Index
+        // SAFETY: the callback hands over one reference per entry.
+        unsafe { CEntry::extend_owned(out, &buf[..n as usize]) as Index }
     }
 
     /// The log handle `init` returned (what `raft_get_log` gives out).

@@ -582,13 +582,8 @@ impl raft_appendentries_req_t {
             }
         }
         core::AppendEntriesRequest {
-            leader_id: self.leader_id,
-            msg_id: self.msg_id,
-            term: self.term,
-            prev_log_idx: self.prev_log_idx,
-            prev_log_term: self.prev_log_term,
-            leader_commit: self.leader_commit,
             entries,
+            ..self.header_to_core()
         }
     }
 
