@@ -45,25 +45,22 @@ fn main() {
     }
 }
 
+/// The path of a file the C compiler links with (`cc -print-file-name`), if it has one.
+fn compiler_file(name: &str) -> Option<std::path::PathBuf> {
+    let compiler = cc::Build::new().get_compiler();
+    let found = std::process::Command::new(compiler.path())
+        .arg(format!("-print-file-name={name}"))
+        .output()
+        .ok()?;
+    let path = std::path::PathBuf::from(String::from_utf8_lossy(&found.stdout).trim());
+    // Not found: the compiler prints the bare name back.
+    (path.is_absolute() && path.exists()).then_some(path)
+}
+
 /// Whether the target's glibc loads DT_RELR relocations (it defines the
 /// symbol version `GLIBC_ABI_DT_RELR`, glibc 2.36 and later).
 fn libc_supports_relr() -> bool {
-    let Some(cc) = cc::Build::new()
-        .get_compiler()
-        .path()
-        .to_str()
-        .map(String::from)
-    else {
-        return false;
-    };
-    let Ok(found) = std::process::Command::new(cc)
-        .arg("-print-file-name=libc.so.6")
-        .output()
-    else {
-        return false;
-    };
-    let path = std::path::PathBuf::from(String::from_utf8_lossy(&found.stdout).trim());
-    let Ok(bytes) = std::fs::read(&path) else {
+    let Some(bytes) = compiler_file("libc.so.6").and_then(|p| std::fs::read(p).ok()) else {
         return false;
     };
     let needle = b"GLIBC_ABI_DT_RELR";
@@ -78,27 +75,9 @@ fn libc_supports_relr() -> bool {
 /// same for the compiler driver's own libgcc flags. Skipped (plain libgcc_s)
 /// if the C compiler has no libgcc_eh.a.
 fn static_unwinder() {
-    let (Ok(out), Some(cc)) = (
-        std::env::var("OUT_DIR"),
-        cc::Build::new()
-            .get_compiler()
-            .path()
-            .to_str()
-            .map(String::from),
-    ) else {
+    let (Ok(out), Some(eh)) = (std::env::var("OUT_DIR"), compiler_file("libgcc_eh.a")) else {
         return;
     };
-    let Ok(found) = std::process::Command::new(cc)
-        .arg("-print-file-name=libgcc_eh.a")
-        .output()
-    else {
-        return;
-    };
-    let eh = std::path::PathBuf::from(String::from_utf8_lossy(&found.stdout).trim());
-    // Not found: the compiler prints the bare name back.
-    if !eh.is_absolute() || !eh.exists() {
-        return;
-    }
     let dir = std::path::Path::new(&out).join("static-unwind");
     let lib = dir.join("libgcc_s.a");
     if std::fs::create_dir_all(&dir).is_err()

@@ -29,6 +29,16 @@ static void note_transfer(raft_server_t *r, void *udata, raft_leader_transfer_e 
     last_transfer_event = state;
 }
 
+/* A server with nodes 1 (itself) and 2, using `cbs`. */
+static raft_server_t *two_node_server(raft_cbs_t *cbs)
+{
+    raft_server_t *r = raft_new();
+    raft_set_callbacks(r, cbs, NULL);
+    raft_add_node(r, NULL, 1, 1);
+    raft_add_node(r, NULL, 2, 0);
+    return r;
+}
+
 static void test_offsets_match_upstream(void)
 {
     CHECK_EQ(16, offsetof(struct raft_server, log_impl));
@@ -55,10 +65,7 @@ static void test_msg_id_follows_the_server(void)
 {
     raft_cbs_t cbs = {0};
     cbs.send_appendentries = count_send;
-    raft_server_t *r = raft_new();
-    raft_set_callbacks(r, &cbs, NULL);
-    raft_add_node(r, NULL, 1, 1);
-    raft_add_node(r, NULL, 2, 0);
+    raft_server_t *r = two_node_server(&cbs);
     CHECK_EQ(0, r->msg_id);
     raft_set_current_term(r, 1);
     raft_become_leader(r);
@@ -74,11 +81,8 @@ static void test_leader_id_reads_and_writes(void)
 {
     raft_cbs_t cbs = {0};
     cbs.notify_transfer_event = note_transfer;
-    raft_server_t *r = raft_new();
-    raft_set_callbacks(r, &cbs, NULL);
+    raft_server_t *r = two_node_server(&cbs);
     CHECK_EQ(RAFT_NODE_ID_NONE, r->leader_id);
-    raft_add_node(r, NULL, 1, 1);
-    raft_add_node(r, NULL, 2, 0);
     raft_set_current_term(r, 1);
     raft_become_leader(r);
     CHECK_EQ(1, r->leader_id);

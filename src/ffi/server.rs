@@ -50,11 +50,9 @@ pub struct Fields {
     /// `raft_destroy` was called from inside a callback: free on the way out.
     doomed: Cell<bool>,
     _upstream_gap1: [u8; 91],
-    /// Upstream's `leader_id` (offset 128), as last published.
+    /// Upstream's `leader_id` (offset 128): the core's, unless C wrote it since.
     leader_id: Cell<raft_node_id_t>,
-    /// What we last wrote to `leader_id`: a different value there was written by C.
-    leader_id_published: Cell<raft_node_id_t>,
-    _upstream_gap2: [u8; 232],
+    _upstream_gap2: [u8; 236],
     /// Upstream's `msg_id` (offset 368), as last published.
     msg_id: Cell<raft_msg_id_t>,
     /// Set once the log's `init` returned (it receives this handle first).
@@ -85,9 +83,10 @@ impl raft_server_t {
     /// Take in a `leader_id` that C code wrote into the handle since the last call.
     #[inline]
     fn adopt_private_writes(&self, s: &CServer) {
+        // The host's hook keeps the mirror equal to the core's value, so a
+        // difference was written by C.
         let written = self.leader_id.get();
-        if written != self.leader_id_published.get() {
-            self.leader_id_published.set(written);
+        if written != s.leader_id.get() {
             s.leader_id.set(written);
         }
     }
@@ -96,7 +95,6 @@ impl raft_server_t {
     #[inline]
     pub(crate) fn publish_leader_id(&self, id: raft_node_id_t) {
         self.leader_id.set(id);
-        self.leader_id_published.set(id);
     }
 
     /// Mirror the core's message id at upstream's offset (the host's hook).
@@ -170,6 +168,16 @@ unsafe fn live<'a>(me: *mut raft_server_t) -> Option<&'a raft_server_t> {
     (h.magic.get() == SERVER_MAGIC).then_some(h)
 }
 
+/// The live handle behind `me` and its constructed server, if both exist.
+///
+/// # Safety
+/// As for [`live`].
+#[inline(always)]
+unsafe fn checked<'a>(me: *mut raft_server_t) -> Option<(&'a raft_server_t, &'a CServer)> {
+    let h = live(me)?;
+    Some((h, h.server.get()?))
+}
+
 /// Run `f` on the server behind `me` inside the panic guard; `default` for a bad pointer.
 #[inline(always)]
 pub(crate) unsafe fn with<T>(
@@ -177,10 +185,10 @@ pub(crate) unsafe fn with<T>(
     default: T,
     f: impl FnOnce(&CServer) -> T,
 ) -> T {
-    let Some(h) = live(me) else { return default };
-    let Some(s) = h.server.get() else {
+    let Some((h, s)) = checked(me) else {
         return default;
     };
+    s.host().entered();
     nested(me, h, s, default, f)
 }
 
@@ -194,11 +202,10 @@ pub(crate) unsafe fn with_leaf<T>(
     default: T,
     f: impl FnOnce(&CServer) -> T,
 ) -> T {
-    let Some(h) = live(me) else { return default };
-    let Some(s) = h.server.get() else {
-        return default;
-    };
-    guard(default, || f(s))
+    match checked(me) {
+        Some((_, s)) => guard(default, || f(s)),
+        None => default,
+    }
 }
 
 /// An export with a common case that needs no callback: `fast` answers it
@@ -212,10 +219,10 @@ pub(crate) unsafe fn with_fast<T: Copy>(
     fast: impl FnOnce(&CServer) -> Option<T>,
     slow: impl FnOnce(&CServer) -> T,
 ) -> T {
-    let Some(h) = live(me) else { return default };
-    let Some(s) = h.server.get() else {
+    let Some((h, s)) = checked(me) else {
         return default;
     };
+    // Counted once for both paths: the fast one may change state too.
     s.host().entered();
     if let Some(v) = guard(None, || fast(s)) {
         return v;
@@ -223,7 +230,7 @@ pub(crate) unsafe fn with_fast<T: Copy>(
     enter(me, h, s, default, slow)
 }
 
-/// [`with`] for a handle already checked, out of line (the slow path of [`with_fast`]).
+/// [`nested`] out of line (the slow path of [`with_fast`]).
 #[inline(never)]
 unsafe fn enter<T>(
     me: *mut raft_server_t,
@@ -235,10 +242,10 @@ unsafe fn enter<T>(
     nested(me, h, s, default, f)
 }
 
-/// The bookkeeping of a full call: count the entry (the batched apply's
-/// re-entry check), take in a `leader_id` C wrote (outermost call only),
-/// track the nesting depth, and free a server destroyed from a callback
-/// once the outermost call returns.
+/// The bookkeeping of a full call, after the caller counted it for the
+/// batched apply's re-entry check (`Host::reentries`): take in a
+/// `leader_id` C wrote (outermost call only), track the nesting depth, and
+/// free a server destroyed from a callback once the outermost call returns.
 #[inline(always)]
 unsafe fn nested<T>(
     me: *mut raft_server_t,
@@ -247,7 +254,6 @@ unsafe fn nested<T>(
     default: T,
     f: impl FnOnce(&CServer) -> T,
 ) -> T {
-    s.host().entered();
     let depth = h.depth.get();
     if depth == 0 {
         h.adopt_private_writes(s);
@@ -335,8 +341,7 @@ pub unsafe extern "C" fn raft_new_with_log(
             doomed: Cell::new(false),
             _upstream_gap1: [0; 91],
             leader_id: Cell::new(RAFT_NODE_ID_NONE),
-            leader_id_published: Cell::new(RAFT_NODE_ID_NONE),
-            _upstream_gap2: [0; 232],
+            _upstream_gap2: [0; 236],
             msg_id: Cell::new(0),
             server: OnceCell::new(),
         })));
